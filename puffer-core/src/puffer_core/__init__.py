@@ -1,0 +1,25 @@
+"""puffer-core: the env API, space emulation, zero-copy vectorization and the plugin registry of Puffer."""
+
+from .env import Buffers, EpisodeTracker, PufferEnv
+from .errors import APIUsageError, DuplicateEnvError, EnvWorkerError, PufferError, UnknownEnvError
+from .hookspecs import EnvSpec, hookimpl
+from .registry import broken_plugins, list_envs, make, spec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIUsageError",
+    "Buffers",
+    "DuplicateEnvError",
+    "EnvSpec",
+    "EnvWorkerError",
+    "EpisodeTracker",
+    "PufferEnv",
+    "PufferError",
+    "UnknownEnvError",
+    "broken_plugins",
+    "hookimpl",
+    "list_envs",
+    "make",
+    "spec",
+]

@@ -1,0 +1,179 @@
+"""Find env plugins through entry points and make envs by id.
+
+Plugins are discovered lazily, on the first call that needs them, never at import. A plugin that fails to
+import or whose hook raises is recorded in :func:`broken_plugins` with its error and does not hide the
+others. Ids under ``gym/`` make any installed gymnasium env through :mod:`puffer_core.emulation`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+import traceback
+from dataclasses import dataclass, replace
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from .errors import DuplicateEnvError, UnknownEnvError
+from .hookspecs import ENTRY_POINT_GROUP, PROJECT, EnvSpec, PufferHookSpecs
+
+__all__ = ["Registry", "BrokenPlugin", "make", "spec", "list_envs", "broken_plugins", "default_registry"]
+
+ENV_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+GYM_FAMILY = "gym"
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin that could not be loaded or whose hook raised."""
+
+    name: str
+    error: str
+
+
+def validate_id(env_id: Any) -> str:
+    if not isinstance(env_id, str) or not ENV_ID.match(env_id):
+        raise ValueError(
+            f"env id must look like 'family/name' (e.g. 'ocean/breakout' or 'gym/CartPole-v1'), got {env_id!r}"
+        )
+    return env_id
+
+
+def _make_gymnasium_env(gym_id: str, buf: Any = None, seed: int | None = None, **kwargs: Any) -> Any:
+    import gymnasium
+
+    from .emulation import GymnasiumPufferEnv
+
+    return GymnasiumPufferEnv(functools.partial(gymnasium.make, gym_id, **kwargs), buf=buf, seed=seed)
+
+
+class Registry:
+    """Env specs from plugins. ``Registry()`` scans the ``puffer.envs`` entry points on first use."""
+
+    def __init__(self, entry_point_group: str | None = ENTRY_POINT_GROUP) -> None:
+        self.entry_point_group = entry_point_group
+        self._specs: dict[str, EnvSpec] | None = None
+        self._broken: list[BrokenPlugin] = []
+        self._extra_plugins: list[tuple[str, object]] = []
+
+    # -- discovery ---------------------------------------------------------------------------------------
+    def add_plugin(self, plugin: ModuleType | object, name: str | None = None) -> None:
+        """Register a plugin object directly (a module or instance with ``@hookimpl`` functions)."""
+        self._extra_plugins.append((name or getattr(plugin, "__name__", repr(plugin)), plugin))
+        self._specs = None
+
+    def reload(self) -> None:
+        """Forget what was found and scan again on next use (e.g. after installing a plugin)."""
+        self._specs = None
+
+    def _load(self) -> dict[str, EnvSpec]:
+        if self._specs is not None:
+            return self._specs
+        manager = pluggy.PluginManager(PROJECT)
+        manager.add_hookspecs(PufferHookSpecs)
+        broken: list[BrokenPlugin] = []
+        plugins: list[tuple[str, object]] = []
+        if self.entry_point_group:
+            for entry_point in metadata.entry_points(group=self.entry_point_group):
+                try:
+                    plugins.append((entry_point.name, entry_point.load()))
+                except Exception:  # a broken third-party plugin must not break the others
+                    broken.append(BrokenPlugin(entry_point.name, traceback.format_exc(limit=3).strip()))
+        plugins.extend(self._extra_plugins)
+
+        specs: dict[str, EnvSpec] = {}
+        for name, plugin in plugins:
+            try:
+                manager.register(plugin, name=f"{name}:{id(plugin)}")
+                impls = [i for i in manager.hook.puffer_env_specs.get_hookimpls() if i.plugin is plugin]
+                found = [s for impl in impls for s in (impl.function() or [])]
+                for env_spec in found:
+                    if not isinstance(env_spec, EnvSpec):
+                        raise TypeError(f"puffer_env_specs must return EnvSpec objects, got {env_spec!r}")
+                    validate_id(env_spec.id)
+                    if env_spec.id.split("/")[0] == GYM_FAMILY:
+                        raise ValueError(f"the family 'gym/' is reserved for gymnasium ids, got {env_spec.id!r}")
+            except Exception:
+                broken.append(BrokenPlugin(name, traceback.format_exc(limit=3).strip()))
+                continue
+            for env_spec in found:
+                if env_spec.id in specs:
+                    other = specs[env_spec.id].plugin
+                    raise DuplicateEnvError(
+                        f"env id {env_spec.id!r} is registered by two plugins: {other!r} and {name!r}"
+                    )
+                specs[env_spec.id] = replace(env_spec, plugin=name)
+        self._specs, self._broken = specs, broken
+        return specs
+
+    # -- queries -----------------------------------------------------------------------------------------
+    def list_envs(self) -> list[EnvSpec]:
+        """Specs of every env registered by plugins, sorted by id (``gym/`` ids are not listed)."""
+        return [s for _, s in sorted(self._load().items())]
+
+    def broken_plugins(self) -> list[BrokenPlugin]:
+        """Plugins that failed to load, with their errors."""
+        self._load()
+        return list(self._broken)
+
+    def spec(self, env_id: str) -> EnvSpec:
+        """The spec of ``env_id``; raises :class:`UnknownEnvError` listing the closest ids."""
+        validate_id(env_id)
+        specs = self._load()
+        if env_id in specs:
+            return specs[env_id]
+        family, name = env_id.split("/", 1)
+        if family == GYM_FAMILY:
+            import gymnasium
+
+            if name in gymnasium.registry:
+                return EnvSpec(
+                    env_id,
+                    creator=functools.partial(_make_gymnasium_env, name),
+                    description=f"gymnasium {name} through emulation",
+                    plugin="puffer-core",
+                )
+            candidates = [f"{GYM_FAMILY}/{gid}" for gid in gymnasium.registry]
+        else:
+            candidates = list(specs)
+        close = difflib.get_close_matches(env_id, candidates, n=5, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        broken = f" ({len(self._broken)} plugin(s) failed to load: see puffer_core.broken_plugins())"
+        raise UnknownEnvError(
+            f"unknown env id {env_id!r}{hint}" + (broken if self._broken else "")
+        )
+
+    def make(self, env_id: str, *, buf: Any = None, seed: int | None = None, **kwargs: Any) -> Any:
+        """Make env ``env_id`` with its default kwargs overridden by ``kwargs``."""
+        env_spec = self.spec(env_id)
+        return env_spec.creator(buf=buf, seed=seed, **{**env_spec.default_kwargs, **kwargs})
+
+
+@functools.lru_cache(maxsize=1)
+def default_registry() -> Registry:
+    """The process-wide registry over installed entry points (created on first use)."""
+    return Registry()
+
+
+def make(env_id: str, *, buf: Any = None, seed: int | None = None, **kwargs: Any) -> Any:
+    """Make a registered env: ``puffer_core.make("ocean/squared", num_envs=64)``."""
+    return default_registry().make(env_id, buf=buf, seed=seed, **kwargs)
+
+
+def spec(env_id: str) -> EnvSpec:
+    """The :class:`EnvSpec` of a registered env id."""
+    return default_registry().spec(env_id)
+
+
+def list_envs() -> list[EnvSpec]:
+    """Every env registered by installed plugins."""
+    return default_registry().list_envs()
+
+
+def broken_plugins() -> list[BrokenPlugin]:
+    """Installed plugins that failed to load, with their errors."""
+    return default_registry().broken_plugins()
