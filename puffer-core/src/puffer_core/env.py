@@ -117,6 +117,9 @@ class PufferEnv:
     #: ``"cpu"`` for numpy buffers; a GPU-native env names its device and keeps tensors there.
     device: str = "cpu"
     render_mode: str | None = None
+    #: The original nested spaces of an emulated env (see :mod:`puffer_core.emulation`); None when native.
+    structured_observation_space: spaces.Space | None = None
+    structured_action_space: spaces.Space | None = None
 
     def __init__(self, buf: Buffers | None = None) -> None:
         for attr in ("single_observation_space", "single_action_space", "num_agents"):
@@ -125,7 +128,9 @@ class PufferEnv:
         if self.device != "cpu":
             # A GPU-native env manages its own tensors; it must have created them already.
             if buf is not None:
-                raise ValueError(f"{type(self).__name__} lives on {self.device!r} and cannot use host buffers")
+                raise ValueError(
+                    f"{type(self).__name__} lives on {self.device!r} and cannot use host buffers"
+                )
             return
         if buf is None:
             buf = Buffers.allocate(self.single_observation_space, self.single_action_space, self.num_agents)
@@ -200,27 +205,44 @@ class EpisodeTracker:
     """Running episode return and length per agent slot, for envs that do not track them natively.
 
     Call :meth:`update` after writing rewards/terminals/truncations of a step; it returns one info dict per
-    episode that ended, and starts counting the next episode of those slots.
+    episode that ended, and starts counting the next episode of those slots. Slots whose mask is False are
+    not counted.
     """
 
     def __init__(self, num_agents: int) -> None:
         self.returns = np.zeros(num_agents, dtype=np.float64)
         self.lengths = np.zeros(num_agents, dtype=np.int64)
+        self._ones = np.ones(num_agents, dtype=np.int64)
+
+    @staticmethod
+    def episode_info(episode_return: float, episode_length: int) -> dict[str, float]:
+        """The info dict of one finished episode (the format every env reports)."""
+        return {"episode_return": float(episode_return), "episode_length": float(episode_length)}
 
     def reset(self) -> None:
         self.returns[:] = 0
         self.lengths[:] = 0
 
     def update(
-        self, rewards: np.ndarray, terminals: np.ndarray, truncations: np.ndarray, masks: np.ndarray | None = None
+        self,
+        rewards: np.ndarray,
+        terminals: np.ndarray,
+        truncations: np.ndarray,
+        masks: np.ndarray | None = None,
     ) -> list[dict[str, float]]:
-        live = masks if masks is not None else slice(None)
-        self.returns[live] += rewards[live]
-        self.lengths[live] += 1
-        done = np.flatnonzero((terminals | truncations) & (masks if masks is not None else True))
-        infos = [
-            {"episode_return": float(self.returns[i]), "episode_length": float(self.lengths[i])} for i in done
-        ]
+        # Few ufunc calls on purpose: this runs on every step and numpy's per-call overhead dominates.
+        ended = terminals | truncations
+        if masks is None:
+            self.returns += rewards
+            self.lengths += self._ones
+        else:
+            self.returns += np.where(masks, rewards, 0)
+            self.lengths += masks
+            ended &= masks
+        done = ended.nonzero()[0]
+        if not len(done):
+            return []
+        infos = [self.episode_info(self.returns[i], self.lengths[i]) for i in done]
         self.returns[done] = 0
         self.lengths[done] = 0
         return infos

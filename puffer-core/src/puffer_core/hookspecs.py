@@ -14,13 +14,15 @@ group ``puffer.envs``::
     def puffer_env_specs():
         return [EnvSpec("mine/maze", creator=make_maze, description="a tiny maze")]
 
-Importing the plugin module must not register anything by itself: Puffer calls the hook when it needs the list.
+Importing the plugin module must not register anything by itself: Puffer calls the hook when it needs
+the list.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 

@@ -24,7 +24,11 @@ from .hookspecs import ENTRY_POINT_GROUP, PROJECT, EnvSpec, PufferHookSpecs
 __all__ = ["Registry", "BrokenPlugin", "make", "spec", "list_envs", "broken_plugins", "default_registry"]
 
 ENV_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+#: gymnasium ids may carry a namespace (``ALE/Pong-v5``), so ``gym/`` ids may have one more ``/``.
+GYM_ID = re.compile(r"^gym/(?:[A-Za-z0-9][A-Za-z0-9_.:-]*/)?[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 GYM_FAMILY = "gym"
+#: Frames of a plugin's traceback kept in :class:`BrokenPlugin` (the innermost ones, where the error is).
+TRACEBACK_FRAMES = 4
 
 
 @dataclass(frozen=True)
@@ -36,11 +40,18 @@ class BrokenPlugin:
 
 
 def validate_id(env_id: Any) -> str:
-    if not isinstance(env_id, str) or not ENV_ID.match(env_id):
+    """Return ``env_id`` if it is a valid ``family/name`` id, else raise ValueError."""
+    if not isinstance(env_id, str) or not (ENV_ID.match(env_id) or GYM_ID.match(env_id)):
         raise ValueError(
-            f"env id must look like 'family/name' (e.g. 'ocean/breakout' or 'gym/CartPole-v1'), got {env_id!r}"
+            "env id must look like 'family/name' (e.g. 'ocean/breakout' or 'gym/CartPole-v1'), "
+            f"got {env_id!r}"
         )
     return env_id
+
+
+def _format_error() -> str:
+    # The innermost frames: for an ImportError deep inside a plugin, that is where the plugin failed.
+    return traceback.format_exc(limit=-TRACEBACK_FRAMES).strip()
 
 
 def _make_gymnasium_env(gym_id: str, buf: Any = None, seed: int | None = None, **kwargs: Any) -> Any:
@@ -73,8 +84,6 @@ class Registry:
     def _load(self) -> dict[str, EnvSpec]:
         if self._specs is not None:
             return self._specs
-        manager = pluggy.PluginManager(PROJECT)
-        manager.add_hookspecs(PufferHookSpecs)
         broken: list[BrokenPlugin] = []
         plugins: list[tuple[str, object]] = []
         if self.entry_point_group:
@@ -82,23 +91,35 @@ class Registry:
                 try:
                     plugins.append((entry_point.name, entry_point.load()))
                 except Exception:  # a broken third-party plugin must not break the others
-                    broken.append(BrokenPlugin(entry_point.name, traceback.format_exc(limit=3).strip()))
+                    broken.append(BrokenPlugin(entry_point.name, _format_error()))
         plugins.extend(self._extra_plugins)
 
         specs: dict[str, EnvSpec] = {}
         for name, plugin in plugins:
             try:
-                manager.register(plugin, name=f"{name}:{id(plugin)}")
-                impls = [i for i in manager.hook.puffer_env_specs.get_hookimpls() if i.plugin is plugin]
-                found = [s for impl in impls for s in (impl.function() or [])]
+                # One manager per plugin: the same module listed twice is then a duplicate, not a crash.
+                manager = pluggy.PluginManager(PROJECT)
+                manager.add_hookspecs(PufferHookSpecs)
+                manager.register(plugin, name=name)
+                found = [s for result in manager.hook.puffer_env_specs() for s in (result or [])]
+                ids = set()
                 for env_spec in found:
                     if not isinstance(env_spec, EnvSpec):
                         raise TypeError(f"puffer_env_specs must return EnvSpec objects, got {env_spec!r}")
                     validate_id(env_spec.id)
                     if env_spec.id.split("/")[0] == GYM_FAMILY:
-                        raise ValueError(f"the family 'gym/' is reserved for gymnasium ids, got {env_spec.id!r}")
+                        raise ValueError(
+                            f"the family 'gym/' is reserved for gymnasium ids, got {env_spec.id!r}"
+                        )
+                    if not callable(env_spec.creator):
+                        raise TypeError(
+                            f"the creator of {env_spec.id!r} is not callable: {env_spec.creator!r}"
+                        )
+                    if env_spec.id in ids:
+                        raise DuplicateEnvError(f"env id {env_spec.id!r} is registered twice by {name!r}")
+                    ids.add(env_spec.id)
             except Exception:
-                broken.append(BrokenPlugin(name, traceback.format_exc(limit=3).strip()))
+                broken.append(BrokenPlugin(name, _format_error()))
                 continue
             for env_spec in found:
                 if env_spec.id in specs:

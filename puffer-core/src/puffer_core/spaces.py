@@ -28,17 +28,29 @@ def observation_buffer_layout(space: spaces.Space) -> tuple[tuple[int, ...], np.
     )
 
 
+def _check_int32(space: spaces.Space, low: int, high: int) -> None:
+    info = np.iinfo(ACTION_INT_DTYPE)
+    if low < info.min or high > info.max:
+        raise ValueError(f"{space} has actions outside the int32 action buffer ([{low}, {high}])")
+
+
 def action_buffer_layout(space: spaces.Space) -> tuple[tuple[int, ...], np.dtype]:
     """Per-agent ``(shape, dtype)`` of the action buffer for ``space``."""
     if isinstance(space, spaces.Discrete):
+        _check_int32(space, int(space.start), int(space.start + space.n - 1))
         return (), ACTION_INT_DTYPE
-    if isinstance(space, (spaces.MultiDiscrete, spaces.MultiBinary)):
+    if isinstance(space, spaces.MultiDiscrete):
+        if space.nvec.size:
+            _check_int32(space, int(space.start.min()), int((space.start + space.nvec - 1).max()))
+        return tuple(space.shape), ACTION_INT_DTYPE
+    if isinstance(space, spaces.MultiBinary):
         return tuple(space.shape), ACTION_INT_DTYPE
     if isinstance(space, spaces.Box):
         dtype = np.dtype(space.dtype)
         return tuple(space.shape), (np.dtype(np.float32) if dtype.kind == "f" else dtype)
     raise TypeError(
-        f"native action spaces must be Discrete, MultiDiscrete, MultiBinary or Box, got {type(space).__name__}; "
+        "native action spaces must be Discrete, MultiDiscrete, MultiBinary or Box, "
+        f"got {type(space).__name__}; "
         "wrap structured spaces with puffer_core.emulation"
     )
 
@@ -55,7 +67,8 @@ def joint_space(space: spaces.Space, n: int) -> spaces.Space:
         return spaces.MultiDiscrete(np.full(n, space.n), start=np.full(n, space.start))
     if isinstance(space, spaces.MultiDiscrete):
         return spaces.MultiDiscrete(
-            np.broadcast_to(space.nvec, (n, *space.shape)), start=np.broadcast_to(space.start, (n, *space.shape))
+            np.broadcast_to(space.nvec, (n, *space.shape)),
+            start=np.broadcast_to(space.start, (n, *space.shape)),
         )
     if isinstance(space, spaces.MultiBinary):
         return spaces.MultiBinary((n, *space.shape))
@@ -74,7 +87,9 @@ def validate_actions(actions: Any, space: spaces.Space, num_agents: int) -> np.n
     if array.shape != expected_shape:
         raise ValueError(f"actions must have shape {expected_shape}, got {array.shape}")
     if dtype.kind in "iu":
-        if array.dtype.kind not in "iu":
+        # bools are fine for MultiBinary (True is 1); anything else must already be an integer.
+        allowed = "iub" if isinstance(space, spaces.MultiBinary) else "iu"
+        if array.dtype.kind not in allowed:
             raise ValueError(
                 f"actions for {type(space).__name__} must be integers, got dtype {array.dtype}"
             )
@@ -83,6 +98,8 @@ def validate_actions(actions: Any, space: spaces.Space, num_agents: int) -> np.n
                 low, high = int(space.start), int(space.start + space.n - 1)
             elif isinstance(space, spaces.MultiDiscrete):
                 low, high = space.start, space.start + space.nvec - 1
+            elif isinstance(space, spaces.Box):  # integer Box: its own bounds
+                low, high = space.low, space.high
             else:  # MultiBinary
                 low, high = 0, 1
             bad = (array < low) | (array > high)

@@ -1,0 +1,385 @@
+"""Flatten nested gymnasium spaces into one fixed-size buffer per agent, and back.
+
+Observations
+------------
+A structured observation space (any nesting of ``Dict``, ``Tuple``, ``Box``, ``Discrete``, ``MultiDiscrete``
+and ``MultiBinary``) is laid out as a packed numpy *structured dtype* with one field per leaf, in the
+space's own key order. One agent's observation is one record of that dtype, seen by the env as:
+
+* a flat 1-D array of the leaves' common dtype, when every leaf has the same dtype (for example
+  ``Dict(pos=Box(float32), vel=Box(float32))`` becomes ``Box(float32, (n,))`` with the leaves' bounds);
+* raw bytes (``Box(uint8, (nbytes,))``) when the leaf dtypes differ.
+
+A top-level ``Box`` is kept as it is (an image stays ``[H, W, C]``). :func:`unflatten` is the exact inverse
+(it returns zero-copy views), and :func:`layout` gives the per-leaf ``(path, dtype, shape, offset)`` table
+so a model can unflatten torch tensors the same way without numpy.
+
+Actions
+-------
+Top-level ``Discrete``, ``MultiDiscrete``, ``MultiBinary`` and ``Box`` action spaces are used natively.
+Structured action spaces are flattened:
+
+* all leaves discrete (``Discrete``, ``MultiDiscrete``, ``MultiBinary``) -> one ``MultiDiscrete`` whose
+  entries are the leaves' entries in order (``MultiBinary`` entries become ``nvec=2``);
+* otherwise -> one ``Box(float32)`` of every leaf's entries. Discrete leaves inside such a Box are rounded
+  to the nearest integer and must lie in their range (ValueError otherwise: nothing is clipped), and
+  integer ``Box`` leaves are rounded too.
+
+:func:`unflatten_action` turns a flat action back into the nested value the wrapped env expects.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+__all__ = [
+    "Leaf",
+    "layout",
+    "flatten_space",
+    "flatten",
+    "unflatten",
+    "structured_dtype",
+    "flatten_action_space",
+    "unflatten_action",
+    "ObservationWriter",
+    "ActionReader",
+]
+
+Path = tuple[str | int, ...]
+LEAF_TYPES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One leaf of a structured space, as stored in the flat buffer.
+
+    Attributes:
+        path: keys (``str`` for ``Dict``, ``int`` for ``Tuple``) from the root to the leaf; ``()`` for a
+            space that is itself a leaf.
+        space: the leaf space.
+        dtype: numpy dtype of the stored values (the space's dtype; ``int64`` for ``Discrete``).
+        shape: shape of one value (``()`` for ``Discrete``).
+        offset: byte offset of the leaf inside one agent's record.
+    """
+
+    path: Path
+    space: spaces.Space
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    offset: int
+
+    @property
+    def size(self) -> int:
+        """Number of elements of one value."""
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    @property
+    def name(self) -> str:
+        """The leaf's field name in :func:`structured_dtype` (its path joined by ``.``)."""
+        return ".".join(str(p) for p in self.path) or "value"
+
+
+def _leaves(space: spaces.Space, path: Path = ()) -> list[tuple[Path, spaces.Space]]:
+    if isinstance(space, spaces.Dict):
+        return [leaf for key, sub in space.spaces.items() for leaf in _leaves(sub, (*path, key))]
+    if isinstance(space, spaces.Tuple):
+        return [leaf for i, sub in enumerate(space.spaces) for leaf in _leaves(sub, (*path, i))]
+    if isinstance(space, LEAF_TYPES):
+        return [(path, space)]
+    where = f" at {path}" if path else ""
+    raise TypeError(
+        f"cannot flatten {type(space).__name__}{where}: supported spaces are Dict, Tuple, Box, Discrete, "
+        "MultiDiscrete and MultiBinary"
+    )
+
+
+def _leaf_dtype_shape(space: spaces.Space) -> tuple[np.dtype, tuple[int, ...]]:
+    if isinstance(space, spaces.Discrete):
+        return np.dtype(space.dtype), ()
+    return np.dtype(space.dtype), tuple(int(s) for s in space.shape)
+
+
+def layout(space: spaces.Space) -> list[Leaf]:
+    """The per-leaf table of ``space``: path, dtype, shape and byte offset inside one packed record.
+
+    Leaves come in the space's own order (``Dict`` key order, ``Tuple`` index order) and are packed with
+    no padding, so ``offset`` of a leaf is the sum of ``nbytes`` of the leaves before it. When every leaf
+    has the same dtype the flat observation is an array of that dtype and the leaf starts at element
+    ``offset // dtype.itemsize``.
+    """
+    table: list[Leaf] = []
+    offset = 0
+    for path, leaf_space in _leaves(space):
+        dtype, shape = _leaf_dtype_shape(leaf_space)
+        if dtype.kind not in "biuf":
+            raise TypeError(
+                f"cannot flatten leaf {path} of dtype {dtype}: expected a bool, int or float dtype"
+            )
+        leaf = Leaf(path, leaf_space, dtype, shape, offset)
+        table.append(leaf)
+        offset += leaf.nbytes
+    if not table:
+        raise ValueError(f"cannot flatten {space}: it has no leaves")
+    return table
+
+
+def structured_dtype(space: spaces.Space) -> np.dtype:
+    """The packed numpy structured dtype of one record of ``space`` (one field per leaf)."""
+    table = layout(space)
+    return np.dtype(
+        {
+            "names": [leaf.name for leaf in table],
+            "formats": [(leaf.dtype, leaf.shape) if leaf.shape else leaf.dtype for leaf in table],
+            "offsets": [leaf.offset for leaf in table],
+            "itemsize": sum(leaf.nbytes for leaf in table),
+        }
+    )
+
+
+def _leaf_bounds(leaf: Leaf) -> tuple[np.ndarray, np.ndarray]:
+    space = leaf.space
+    if isinstance(space, spaces.Box):
+        return space.low, space.high
+    if isinstance(space, spaces.Discrete):
+        return np.array(space.start), np.array(space.start + space.n - 1)
+    if isinstance(space, spaces.MultiDiscrete):
+        return space.start, space.start + space.nvec - 1
+    return np.zeros(leaf.shape), np.ones(leaf.shape)  # MultiBinary
+
+
+def _common_dtype(table: list[Leaf]) -> np.dtype | None:
+    dtypes = {leaf.dtype for leaf in table}
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
+def flatten_space(space: spaces.Space) -> spaces.Box:
+    """The ``Box`` that holds one flattened value of ``space`` (see the module docs for the rules)."""
+    if isinstance(space, spaces.Box):
+        return space
+    table = layout(space)
+    common = _common_dtype(table)
+    if common is None:
+        nbytes = sum(leaf.nbytes for leaf in table)
+        return spaces.Box(0, 255, (nbytes,), dtype=np.uint8)
+    lows, highs = zip(*(_leaf_bounds(leaf) for leaf in table))
+    low = np.concatenate([np.broadcast_to(lo, leaf.shape).ravel() for lo, leaf in zip(lows, table)])
+    high = np.concatenate([np.broadcast_to(hi, leaf.shape).ravel() for hi, leaf in zip(highs, table)])
+    if common.kind == "b":
+        return spaces.Box(low.astype(bool), high.astype(bool), dtype=common)
+    if common.kind in "iu":
+        info = np.iinfo(common)
+        low, high = np.clip(low, info.min, info.max), np.clip(high, info.min, info.max)
+    return spaces.Box(low.astype(common), high.astype(common), dtype=common)
+
+
+def _get(sample: Any, path: Path) -> Any:
+    for key in path:
+        sample = sample[key]
+    return sample
+
+
+class ObservationWriter:
+    """Writes observations of a structured ``space`` into flat rows, as fast as numpy allows.
+
+    ``writer.bind(row)`` precomputes a view per leaf into ``row`` (one agent's slice of the observation
+    buffer) and returns a function ``write(value)`` that checks each leaf's shape and casts it explicitly
+    to the declared dtype (a float64 value of a float32 Box is stored as float32).
+    """
+
+    def __init__(self, space: spaces.Space) -> None:
+        self.space = space
+        self.flat_space = flatten_space(space)
+        self.table = layout(space)
+        self.is_box = isinstance(space, spaces.Box)
+        self.dtype = structured_dtype(space)
+
+    def leaf_views(self, row: np.ndarray) -> list[np.ndarray]:
+        """Views into ``row`` (shape ``flat_space.shape``) of each leaf, writable in place."""
+        if row.shape != self.flat_space.shape or row.dtype != self.flat_space.dtype:
+            raise ValueError(
+                f"row must have shape {self.flat_space.shape} and dtype {self.flat_space.dtype}, "
+                f"got {row.shape} {row.dtype}"
+            )
+        if self.is_box:
+            return [row]
+        record = row.view(self.dtype)  # shape (1,): one packed record over the same memory
+        return [record[leaf.name][0] if leaf.shape else record[leaf.name] for leaf in self.table]
+
+    def bind(self, row: np.ndarray) -> Callable[[Any], None]:
+        views = self.leaf_views(row)
+        if self.is_box:
+            return self._bind_box(row)
+        items = [(leaf.path, leaf.shape, view) for leaf, view in zip(self.table, views)]
+
+        def write(value: Any) -> None:
+            for path, shape, view in items:
+                try:
+                    array = np.asarray(_get(value, path) if path else value)
+                except (KeyError, IndexError, TypeError) as exc:
+                    raise ValueError(
+                        f"observation does not match {self.space}: cannot read leaf {path} ({exc!r})"
+                    ) from None
+                if array.shape != shape:
+                    where = f"leaf {path} of the " if path else ""
+                    raise ValueError(
+                        f"{where}observation has shape {array.shape}, expected {shape} (space {self.space})"
+                    )
+                if array.dtype.kind not in "biuf":
+                    raise ValueError(f"observation leaf {path} has non-numeric dtype {array.dtype}")
+                view[...] = array  # an explicit cast to the declared dtype
+        return write
+
+
+    def _bind_box(self, row: np.ndarray) -> Callable[[Any], None]:
+        # The common case (one Box), kept to a handful of attribute reads: it runs on every step.
+        shape, space = row.shape, self.space
+
+        def write(value: Any) -> None:
+            if type(value) is not np.ndarray:
+                value = np.asarray(value)
+            if value.shape != shape:
+                raise ValueError(f"observation has shape {value.shape}, expected {shape} (space {space})")
+            if value.dtype.kind not in "biuf":
+                raise ValueError(f"observation has non-numeric dtype {value.dtype}, expected {space.dtype}")
+            row[...] = value  # an explicit cast to the declared dtype
+
+        return write
+
+
+def flatten(value: Any, space: spaces.Space) -> np.ndarray:
+    """One value of ``space`` as a new flat array of ``flatten_space(space)`` (not for hot paths)."""
+    writer = ObservationWriter(space)
+    out = np.zeros(writer.flat_space.shape, dtype=writer.flat_space.dtype)
+    writer.bind(out)(value)
+    return out
+
+
+def unflatten(flat: np.ndarray, space: spaces.Space) -> Any:
+    """Inverse of :func:`flatten`: nested dicts/tuples of arrays with shape ``[*batch, *leaf_shape]``.
+
+    ``flat`` has shape ``[*batch, *flatten_space(space).shape]`` and the flat dtype. The leaves are views of
+    ``flat`` when its last axis is contiguous, else of a contiguous copy (never a misread). ``Discrete``
+    leaves come back as int64 arrays of shape ``[*batch]``.
+    """
+    flat_space = flatten_space(space)
+    array = np.asarray(flat)
+    flat_shape = tuple(flat_space.shape)
+    n = len(flat_shape)
+    if array.dtype != flat_space.dtype:
+        raise ValueError(f"flat observations must have dtype {flat_space.dtype}, got {array.dtype}")
+    if array.ndim < n or array.shape[array.ndim - n :] != flat_shape:
+        raise ValueError(f"flat observations must have shape [*batch, *{flat_shape}], got {array.shape}")
+    if isinstance(space, spaces.Box):
+        return array
+    batch = array.shape[: array.ndim - n]
+    if not array.flags.c_contiguous:
+        array = np.ascontiguousarray(array)
+    records = array.view(structured_dtype(space)).reshape(batch)
+    return _build(space, (), {leaf.path: records[leaf.name] for leaf in layout(space)})
+
+
+def _build(space: spaces.Space, path: Path, values: Mapping[Path, Any]) -> Any:
+    if isinstance(space, spaces.Dict):
+        return {key: _build(sub, (*path, key), values) for key, sub in space.spaces.items()}
+    if isinstance(space, spaces.Tuple):
+        return tuple(_build(sub, (*path, i), values) for i, sub in enumerate(space.spaces))
+    return values[path]
+
+
+# -- actions ----------------------------------------------------------------------------------------------
+def _is_discrete(space: spaces.Space) -> bool:
+    return isinstance(space, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary))
+
+
+def flatten_action_space(space: spaces.Space) -> spaces.Space:
+    """The native action space of a (possibly structured) action space; see the module docs."""
+    if isinstance(space, LEAF_TYPES):
+        return space
+    table = layout(space)
+    if all(_is_discrete(leaf.space) for leaf in table):
+        nvec, start = [], []
+        for leaf in table:
+            s = leaf.space
+            if isinstance(s, spaces.Discrete):
+                nvec.append([s.n])
+                start.append([s.start])
+            elif isinstance(s, spaces.MultiDiscrete):
+                nvec.append(s.nvec.ravel())
+                start.append(s.start.ravel())
+            else:
+                nvec.append(np.full(leaf.size, 2))
+                start.append(np.zeros(leaf.size, dtype=np.int64))
+        return spaces.MultiDiscrete(
+            np.concatenate(nvec).astype(np.int64), start=np.concatenate(start).astype(np.int64)
+        )
+    lows, highs = zip(*(_leaf_bounds(leaf) for leaf in table))
+    low = np.concatenate([np.broadcast_to(lo, leaf.shape).ravel() for lo, leaf in zip(lows, table)])
+    high = np.concatenate([np.broadcast_to(hi, leaf.shape).ravel() for hi, leaf in zip(highs, table)])
+    return spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
+
+
+class ActionReader:
+    """Turns one agent's flat action (a row of the action buffer) into the value the wrapped env expects."""
+
+    def __init__(self, space: spaces.Space) -> None:
+        self.space = space
+        self.flat_space = flatten_action_space(space)
+        self.native = self.flat_space is space
+        self.table = [] if self.native else layout(space)
+        self._decoders: list[tuple[Path, int, int, Callable[[np.ndarray], Any]]] = []
+        start = 0
+        for leaf in self.table:
+            self._decoders.append((leaf.path, start, start + leaf.size, self._decoder(leaf)))
+            start += leaf.size
+
+    def _decoder(self, leaf: Leaf) -> Callable[[np.ndarray], Any]:
+        space, shape, dtype = leaf.space, leaf.shape, leaf.dtype
+        rounded = isinstance(self.flat_space, spaces.Box) and (_is_discrete(space) or dtype.kind in "biu")
+        low, high = _leaf_bounds(leaf)
+
+        def check(values: np.ndarray) -> np.ndarray:
+            if not rounded:
+                return values
+            values = np.rint(values)
+            if np.any(values < low) or np.any(values > high):
+                raise ValueError(
+                    f"action leaf {leaf.path} of {type(space).__name__} rounds to {values}, "
+                    f"expected values in [{low}, {high}]"
+                )
+            return values
+
+        if isinstance(space, spaces.Discrete):
+            return lambda v: np.int64(check(v)[0])
+        return lambda v: check(v).reshape(shape).astype(dtype)
+
+    def bind(self, actions: np.ndarray, slot: int) -> Callable[[], Any]:
+        """A function of no arguments returning the structured action of ``actions[slot]``."""
+        if self.native and isinstance(self.space, spaces.Discrete):
+            return lambda: actions.item(slot)
+        row = actions[slot]
+        return lambda: self(row)
+
+    def __call__(self, row: np.ndarray) -> Any:
+        """The structured action for ``row``; always new objects (the buffer is reused)."""
+        space = self.space
+        if self.native:
+            if isinstance(space, spaces.Discrete):
+                return int(row)
+            return row.astype(space.dtype)  # a copy in the env's own dtype
+        values = {path: decode(row[lo:hi]) for path, lo, hi, decode in self._decoders}
+        return _build(space, (), values)
+
+
+def unflatten_action(flat: np.ndarray, space: spaces.Space) -> Any:
+    """One flat action (of ``flatten_action_space(space)``) as the structured value of ``space``."""
+    return ActionReader(space)(np.asarray(flat))
