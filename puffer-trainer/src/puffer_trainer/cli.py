@@ -1,0 +1,279 @@
+"""The ``puffer`` command: ``train``, ``eval``, ``list`` and ``autotune``.
+
+Config overrides are written ``--section.key value`` (or ``--section.key=value``; dashes and underscores
+are the same; a bare boolean flag means true), after or between the other arguments::
+
+    puffer train ocean/breakout --train.learning-rate 0.01 --train.anneal-lr false --vec.num-envs=4
+    puffer train ocean/breakout --config my.toml --wandb --resume latest
+    puffer eval ocean/breakout --checkpoint runs/NAME/checkpoints/latest.pt --render breakout.gif
+    puffer list
+    puffer autotune ocean/breakout --budget 30
+    torchrun --nproc-per-node 2 -m puffer_trainer train ocean/breakout --train.device cuda
+
+Exit status: 0 on success, 1 when the run fails (non-finite loss, env error), 2 for bad usage or config,
+and 128 + signal number (130 for Ctrl-C) when SIGINT/SIGTERM stopped a run after saving its checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import IO
+
+__all__ = ["main", "build_parser", "split_overrides"]
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Separate ``--section.key [value]`` overrides from the other arguments.
+
+    Returns ``(rest, overrides)`` where every override is normalized to ``--section.key=value``. A value is
+    the next token unless that token is itself an option (starts with ``--``); a flag with no value is true.
+    Negative numbers (``--train.ent-coef -0.01``) are values.
+    """
+    rest: list[str] = []
+    overrides: list[str] = []
+    i = 0
+    argv = list(argv)
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":  # everything after a bare -- is positional
+            rest.extend(argv[i:])
+            break
+        key = token[2:].split("=", 1)[0] if token.startswith("--") else ""
+        if "." not in key:
+            rest.append(token)
+            i += 1
+            continue
+        if "=" in token:
+            overrides.append(token)
+            i += 1
+        elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+            overrides.append(f"{token}={argv[i + 1]}")
+            i += 2
+        else:
+            overrides.append(f"{token}=true")
+            i += 1
+    return rest, overrides
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="puffer",
+        description="Puffer: fast reinforcement learning. Config overrides: --section.key value "
+        "(e.g. --train.learning-rate 0.01 --vec.num-envs 8 --train.anneal-lr false).",
+        allow_abbrev=False,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    train = commands.add_parser(
+        "train",
+        help="train a policy on an env",
+        allow_abbrev=False,
+        description="Train on ENV. Defaults: the env's registered training config over the trainer defaults, "
+        "then --config FILE, then --section.key overrides.",
+    )
+    train.add_argument("env", metavar="ENV", help="env id, e.g. ocean/breakout or gym/CartPole-v1")
+    train.add_argument(
+        "--config", metavar="FILE", help="TOML file with [train], [vec], [policy], [run], [env]"
+    )
+    train.add_argument(
+        "--wandb", action="store_true", help="log to wandb (offline without an API key); = --run.wandb"
+    )
+    train.add_argument("--resume", metavar="PATH|latest", help="continue from a checkpoint; = --run.resume")
+    train.add_argument("--log", choices=("auto", "dashboard", "plain"), help="terminal output; = --run.log")
+    train.add_argument(
+        "--print-config", action="store_true", help="print the resolved config as TOML and exit"
+    )
+
+    ev = commands.add_parser(
+        "eval", help="evaluate a checkpoint, optionally rendering a GIF", allow_abbrev=False
+    )
+    ev.add_argument("env", metavar="ENV")
+    ev.add_argument("--checkpoint", required=True, metavar="PATH", help="a .pt file written by puffer train")
+    ev.add_argument("--render", metavar="OUT.gif", help="save the env's frames as a GIF")
+    ev.add_argument("--episodes", type=int, default=10, help="episodes to play (default 10)")
+    ev.add_argument(
+        "--max-steps", type=int, default=10_000, help="stop after this many env steps (default 10000)"
+    )
+    ev.add_argument("--fps", type=float, default=30.0, help="GIF frame rate (default 30)")
+    ev.add_argument(
+        "--deterministic", action="store_true", help="take the most likely action instead of sampling"
+    )
+    ev.add_argument("--seed", type=int, default=0)
+
+    commands.add_parser("list", help="list registered envs and plugins that failed to load")
+
+    tune = commands.add_parser(
+        "autotune",
+        help="find the vector-env layout with the best SPS on this machine",
+        allow_abbrev=False,
+    )
+    tune.add_argument("env", metavar="ENV")
+    tune.add_argument("--config", metavar="FILE")
+    tune.add_argument("--budget", type=float, default=30.0, help="total seconds for the search (default 30)")
+    tune.add_argument("--trial", type=float, default=1.0, help="seconds per layout (default 1)")
+    tune.add_argument("--max-envs", type=int, default=1024, help="largest num_envs tried (default 1024)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``puffer`` command and ``python -m puffer_trainer``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest, overrides = split_overrides(argv)
+    parser = build_parser()
+    args = parser.parse_args(rest)
+    if args.command not in ("train", "eval", "autotune") and overrides:
+        parser.error(f"{args.command} takes no config overrides, got {' '.join(overrides)}")
+    try:
+        if args.command == "train":
+            return _train(args, overrides)
+        if args.command == "eval":
+            return _eval(args, overrides)
+        if args.command == "list":
+            return _list(sys.stdout)
+        return _autotune(args, overrides)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 128 + 2
+    except Exception as error:
+        return _report(error)
+
+
+def _report(error: Exception) -> int:
+    """Known error kinds become one clear line and an exit status; anything else keeps its traceback.
+
+    ``PUFFER_TRACEBACK=1`` shows the traceback of every error.
+    """
+    from puffer_core import PufferError
+
+    from .checkpoint import CheckpointError
+    from .config import ConfigError
+
+    if os.environ.get("PUFFER_TRACEBACK", "") not in ("", "0"):
+        raise error
+    if type(error).__name__ == "NonFiniteLossError":
+        _error(f"training stopped: {error}")
+        return EXIT_FAILED
+    if isinstance(error, (ConfigError, CheckpointError, PufferError, ImportError)):
+        _error(str(error))
+        return EXIT_USAGE
+    if isinstance(error, (ValueError, TypeError)):
+        _error(f"{type(error).__name__}: {error} (PUFFER_TRACEBACK=1 shows where)")
+        return EXIT_USAGE
+    raise error
+
+
+def _error(text: str) -> None:
+    rank = os.environ.get("RANK")
+    prefix = f"puffer (rank {rank})" if rank not in (None, "0") else "puffer"
+    print(f"{prefix}: error: {text}", file=sys.stderr, flush=True)
+
+
+def _train(args: argparse.Namespace, overrides: list[str]) -> int:
+    from .config import load_config
+    from .run import run
+
+    extra = []
+    if args.wandb:
+        extra.append("--run.wandb=true")
+    if args.resume:
+        extra.append(f"--run.resume={args.resume}")
+    if args.log:
+        extra.append(f"--run.log={args.log}")
+    config = load_config(args.env, args.config, [*overrides, *extra])
+    if args.print_config:
+        from .run_folder import to_toml
+
+        sys.stdout.write(to_toml(config.to_dict()))
+        return 0
+    result = run(config)
+    return result.exit_code
+
+
+def _eval(args: argparse.Namespace, overrides: list[str]) -> int:
+    from .evaluation import evaluate_checkpoint
+    from .logging.plain import human
+
+    env_overrides = {}
+    for item in overrides:
+        key, value = item[2:].split("=", 1)
+        section, name = key.split(".", 1)
+        if section != "env":
+            raise ValueError(f"eval takes only --env.KEY overrides (env kwargs), got {item.split('=')[0]!r}")
+        from .config import _parse_literal
+
+        env_overrides[name.replace("-", "_")] = _parse_literal(value)
+    result = evaluate_checkpoint(
+        args.env,
+        args.checkpoint,
+        episodes=args.episodes,
+        max_steps=args.max_steps,
+        render=args.render,
+        fps=args.fps,
+        deterministic=args.deterministic,
+        seed=args.seed,
+        env_overrides=env_overrides,
+    )
+    stats = ", ".join(f"{k} {human(v)}" for k, v in sorted(result.stats.items())) or "no episode finished"
+    print(f"{args.env}: {result.episodes} episode(s) in {result.steps} steps: {stats}")
+    if result.render_path is not None:
+        print(f"wrote {result.frames} frames to {result.render_path}")
+    return 0
+
+
+def _list(stream: IO[str]) -> int:
+    import puffer_core
+
+    specs = puffer_core.list_envs()
+    broken = puffer_core.broken_plugins()
+    width = max([len(s.id) for s in specs] + [8])
+    print(f"{len(specs)} registered env(s) (any gymnasium id also works as gym/<id>):", file=stream)
+    for spec in specs:
+        plugin = f"  [{spec.plugin}]" if spec.plugin else ""
+        print(f"  {spec.id:<{width}}  {spec.description}{plugin}", file=stream)
+    if broken:
+        print(f"\n{len(broken)} plugin(s) failed to load:", file=stream)
+        for plugin in broken:
+            lines = plugin.error.strip().splitlines()
+            print(f"  {plugin.name}: {lines[-1] if lines else 'unknown error'}", file=stream)
+            for line in lines[:-1]:
+                print(f"      {line}", file=stream)
+    return 0
+
+
+def _autotune(args: argparse.Namespace, overrides: list[str]) -> int:
+    from .autotune import autotune
+    from .config import load_config
+    from .logging.plain import human
+
+    config = load_config(args.env, args.config, overrides)
+
+    def report(trial) -> None:
+        outcome = f"{human(trial.sps)} SPS" if trial.error is None else f"failed: {trial.error}"
+        print(f"  {str(trial.layout):<60} {outcome}", flush=True)
+
+    print(f"autotune {args.env}: up to {args.budget:.0f}s, {args.trial:g}s per layout", flush=True)
+    result = autotune(
+        args.env,
+        dict(config.env),
+        budget_s=args.budget,
+        trial_s=args.trial,
+        max_envs=args.max_envs,
+        seed=config.train.seed,
+        report=report,
+    )
+    best = result.best
+    if best is None:
+        _error("every layout failed; see the errors above")
+        return EXIT_FAILED
+    print(
+        f"best: {best.layout} at {human(best.sps)} SPS "
+        f"({len(result.trials)} layouts in {result.elapsed_s:.1f}s)"
+    )
+    print("overrides: " + " ".join(best.layout.overrides()))
+    return 0

@@ -1,0 +1,193 @@
+"""``puffer eval``: run a checkpoint's policy on its env, report episode statistics, optionally save a GIF.
+
+The checkpoint carries its resolved config, so the env kwargs and the policy architecture are rebuilt from it;
+the policy weights are loaded with ``torch.load(weights_only=True)`` through :func:`load_checkpoint`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from .checkpoint import CheckpointError, load_checkpoint
+
+__all__ = ["EvalResult", "evaluate_checkpoint", "load_policy", "write_gif"]
+
+
+@dataclass
+class EvalResult:
+    """Mean statistics of the finished episodes (``episode_return``, ``episode_length``, env metrics)."""
+
+    episodes: int
+    steps: int
+    stats: dict[str, float] = field(default_factory=dict)
+    render_path: Path | None = None
+    frames: int = 0
+
+
+def load_policy(checkpoint: str | os.PathLike[str], env: Any, env_id: str | None = None) -> tuple[Any, Any]:
+    """Rebuild the default policy of ``checkpoint`` for ``env``, load its weights: ``(policy, config)``."""
+    from .config import Config
+    from .policies import make_policy
+
+    state = load_checkpoint(checkpoint)
+    config = Config.from_dict(state["config"])
+    if env_id is not None and config.env_id != env_id:
+        raise CheckpointError(
+            f"checkpoint {str(checkpoint)!r} was trained on {config.env_id!r}, not {env_id!r}"
+        )
+    probe = SimpleNamespace(
+        single_observation_space=env.single_observation_space,
+        single_action_space=env.single_action_space,
+        structured_observation_space=getattr(env, "structured_observation_space", None),
+        structured_action_space=getattr(env, "structured_action_space", None),
+        num_agents=env.num_agents,
+    )
+    policy = make_policy(config, probe)
+    weights = state.get("model")
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"checkpoint {str(checkpoint)!r} holds no model weights ('model' entry)")
+    expected = policy.state_dict()
+    wrong = [
+        f"{k}: checkpoint {tuple(weights[k].shape)} vs env {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in weights and tuple(weights[k].shape) != tuple(v.shape)
+    ]
+    missing = sorted(set(expected) - set(weights))
+    if wrong or missing:
+        raise CheckpointError(
+            f"checkpoint {str(checkpoint)!r} does not fit env {env_id or config.env_id!r} "
+            f"(different spaces or env "
+            f"kwargs?): {'; '.join(wrong[:5]) or 'missing ' + ', '.join(missing[:5])}"
+        )
+    policy.load_state_dict(weights)
+    policy.eval()
+    return policy, config
+
+
+def _make_env(env_id: str, env_kwargs: dict[str, Any], seed: int, render: bool) -> Any:
+    import puffer_core
+
+    if render:
+        try:
+            return puffer_core.make(env_id, seed=seed, **{**env_kwargs, "render_mode": "rgb_array"})
+        except TypeError:  # this env takes no render_mode: its render() draws RGB by default
+            pass
+    return puffer_core.make(env_id, seed=seed, **env_kwargs)
+
+
+def _greedy(dist: Any, params: Any) -> Any:
+    """The most likely action: argmax per categorical, the mean for Box."""
+    import torch
+
+    if dist.kind == "box":
+        return params[0]
+    if dist.kind == "discrete":
+        return params.argmax(-1).int()
+    parts = torch.split(params, dist.nvec, dim=-1)
+    return torch.stack([p.argmax(-1) for p in parts], -1).int()
+
+
+def evaluate_checkpoint(
+    env_id: str,
+    checkpoint: str | os.PathLike[str],
+    *,
+    episodes: int = 10,
+    max_steps: int = 10_000,
+    render: str | os.PathLike[str] | None = None,
+    fps: float = 30.0,
+    deterministic: bool = False,
+    seed: int = 0,
+    env_overrides: dict[str, Any] | None = None,
+) -> EvalResult:
+    """Play ``episodes`` episodes (or at most ``max_steps`` env steps) with the checkpoint's policy.
+
+    With ``render``, frames of the env's ``render()`` (RGB arrays) are saved as a GIF at that path.
+    """
+    import torch
+
+    from .config import Config
+    from .policies import ActionDist
+
+    if episodes < 1 or max_steps < 1:
+        raise ValueError(f"episodes and max_steps must be >= 1, got {episodes} and {max_steps}")
+    config = Config.from_dict(load_checkpoint(checkpoint)["config"])
+    env_kwargs = {**config.env, **(env_overrides or {})}
+    env = _make_env(env_id, env_kwargs, seed, render is not None)
+    frames: list[np.ndarray] = []
+    sums: dict[str, float] = {}
+    finished = 0
+    steps = 0
+    try:
+        policy, _ = load_policy(checkpoint, env, env_id)
+        dist = getattr(policy, "dist", None) or ActionDist(env.single_action_space)
+        torch.manual_seed(seed)
+        obs, _ = env.reset(seed=seed)
+        recurrent = bool(getattr(policy, "is_recurrent", False))
+        state = policy.initial_state(env.num_agents) if recurrent else None
+        if render is not None:
+            frames.append(_frame(env))
+        with torch.no_grad():
+            while finished < episodes and steps < max_steps:
+                params, _, state = policy(torch.as_tensor(np.asarray(obs)), state)
+                actions = _greedy(dist, params) if deterministic else dist.sample(params)[0]
+                obs, _, terminals, truncations, infos = env.step(dist.to_env(actions))
+                steps += 1
+                if recurrent:
+                    done = torch.as_tensor(np.asarray(terminals) | np.asarray(truncations)).reshape(-1, 1)
+                    state = tuple(s * (~done) for s in state)
+                for info in infos:
+                    n = float(info.get("n", 1.0))
+                    finished += int(n)
+                    for key, value in info.items():
+                        if key != "n":
+                            sums[key] = sums.get(key, 0.0) + float(value) * n
+                if render is not None:
+                    frames.append(_frame(env))
+    finally:
+        env.close()
+    result = EvalResult(
+        episodes=finished, steps=steps, stats={k: v / max(finished, 1) for k, v in sums.items()}
+    )
+    if render is not None:
+        result.render_path = write_gif(frames, render, fps)
+        result.frames = len(frames)
+    return result
+
+
+def _frame(env: Any) -> np.ndarray:
+    try:
+        frame = env.render()
+    except NotImplementedError as error:
+        raise ValueError(f"--render needs an env that renders RGB frames: {error}") from error
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[-1] not in (3, 4):
+        raise ValueError(
+            f"--render needs RGB frames (uint8 [H, W, 3]) from env.render(), got {frame.dtype} "
+            f"array of shape "
+            f"{frame.shape}"
+        )
+    return frame
+
+
+def write_gif(frames: list[np.ndarray], path: str | os.PathLike[str], fps: float = 30.0) -> Path:
+    """Save RGB frames as a looping GIF with imageio (written atomically)."""
+    if not frames:
+        raise ValueError("no frames to write")
+    try:
+        import imageio.v3 as iio
+    except ImportError as error:
+        raise ImportError("--render needs imageio: pip install imageio") from error
+    from .checkpoint import atomic_write
+
+    path = Path(path)
+    if path.suffix.lower() != ".gif":
+        raise ValueError(f"--render writes a GIF; give a path ending in .gif, got {str(path)!r}")
+    with atomic_write(path) as handle:
+        iio.imwrite(handle, np.stack(frames), extension=".gif", duration=int(round(1000 / fps)), loop=0)
+    return path

@@ -1,0 +1,370 @@
+"""The run loop around the Trainer: collect, update, log, checkpoint, stop cleanly.
+
+``puffer train`` and the one-call :func:`train` helper both end up in :func:`run`::
+
+    from puffer_trainer import train
+    result = train("ocean/squared", total_timesteps=200_000, learning_rate=0.01)
+    result.policy            # the trained torch module
+    result.checkpoint        # path of the last checkpoint
+
+What the loop adds to the Trainer: a run folder (resolved config, metrics JSONL, learning curve PNG,
+checkpoints), the dashboard or plain log lines, optional wandb, resume from a checkpoint, a graceful stop on
+SIGINT/SIGTERM (checkpoint, then exit) and, under torchrun, rank-0-only output, all ranks stopping together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from . import distributed
+from .checkpoint import CheckpointError, check_compatible, find_latest, load_checkpoint, make_checkpoint
+from .checkpoint import save_checkpoint as _write_checkpoint
+from .logging import Sink, Snapshot, make_console_logger
+from .run_folder import RunFolder, default_run_name
+from .signals import GracefulStop
+
+__all__ = ["RunResult", "run", "train", "resolve_config"]
+
+# Trainer state entries that are identical on every rank (the rest, RNG states etc., is kept per rank).
+_SHARED_STATE = ("model", "optimizer", "scheduler", "config", "puffer", "ranks")
+
+
+@dataclass
+class RunResult:
+    """What a finished (or stopped) run leaves behind."""
+
+    config: Any
+    policy: Any
+    global_step: int
+    epoch: int
+    run_folder: Path | None = None
+    checkpoint: Path | None = None
+    #: "SIGINT"/"SIGTERM" when a signal stopped the run early, else None.
+    stopped_by: str | None = None
+    episode: dict[str, float] = field(default_factory=dict)
+    losses: dict[str, float] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0 for a completed run, 128 + signal number when a signal stopped it (130 for SIGINT)."""
+        if self.stopped_by in ("SIGINT", "SIGTERM"):
+            import signal
+
+            return 128 + int(getattr(signal, self.stopped_by))
+        return 0
+
+
+def resolve_config(env_id: str, config: Any = None, overrides: Mapping[str, Any] | None = None) -> Any:
+    """A :class:`~puffer_trainer.config.Config` from ``config`` (None, a TOML path, a dict or a Config)
+    with keyword ``overrides`` applied.
+
+    An override key is ``section__field`` (``train__learning_rate=0.01``), a section name with a dict
+    (``train={"learning_rate": 0.01}``), or a bare field name when only one section has it
+    (``learning_rate=0.01``; ``batch_size`` exists in both ``train`` and ``vec`` so must be qualified).
+    """
+    from .config import SECTIONS, Config, ConfigError, load_config, set_value
+
+    if config is None or isinstance(config, (str, os.PathLike)):
+        resolved = load_config(env_id, config)
+    elif isinstance(config, Config):
+        resolved = Config.from_dict(config.to_dict())  # a copy: the caller's object is left alone
+    elif isinstance(config, Mapping):
+        resolved = load_config(env_id)
+        from .config import merge_sections
+
+        merge_sections(resolved, dict(config), source="config dict")
+    else:
+        raise TypeError(f"config must be None, a TOML path, a dict or a Config, got {type(config).__name__}")
+    if resolved.env_id != env_id:
+        raise ConfigError(f"config is for env {resolved.env_id!r}, not {env_id!r}")
+    owners: dict[str, list[str]] = {}
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            owners.setdefault(f.name, []).append(section)
+    for key, value in (overrides or {}).items():
+        if key in (*SECTIONS, "env") and isinstance(value, Mapping):
+            for name, item in value.items():
+                set_value(resolved, key, name, item, source=f"train({key}=...)")
+        elif "__" in key:
+            section, name = key.split("__", 1)
+            set_value(resolved, section, name, value, source=f"train({key}=...)")
+        elif key in owners and len(owners[key]) == 1:
+            set_value(resolved, owners[key][0], key, value, source=f"train({key}=...)")
+        elif key in owners:
+            choices = ", ".join(f"{s}__{key}" for s in owners[key])
+            raise ConfigError(
+                f"override {key!r} is ambiguous: it exists in several sections; use one of {choices}"
+            )
+        else:
+            import difflib
+
+            close = difflib.get_close_matches(key, list(owners), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise ConfigError(f"unknown config key {key!r}{hint}")
+    return resolved
+
+
+def train(
+    env_id: str, config: Any = None, *, vecenv: Any = None, policy: Any = None, **overrides: Any
+) -> RunResult:
+    """Train on ``env_id`` in one call, with the same run folder, logs and checkpoints as ``puffer train``.
+
+    Args:
+        env_id: a registered env id, e.g. ``"ocean/squared"`` or ``"gym/CartPole-v1"``.
+        config: None (defaults), a TOML file path, a dict of sections, or a ``Config``.
+        vecenv: an already built vector env (default: built from the config).
+        policy: your own ``torch.nn.Module`` (default: built from ``config.policy``).
+        **overrides: config values, see :func:`resolve_config` (e.g. ``total_timesteps=100_000``).
+
+    Returns a :class:`RunResult`. Raises ``NonFiniteLossError`` if the loss diverges (the last good
+    checkpoint is kept).
+    """
+    return run(resolve_config(env_id, config, overrides), vecenv=vecenv, policy=policy)
+
+
+def run(
+    config: Any,
+    *,
+    vecenv: Any = None,
+    policy: Any = None,
+    stream: IO[str] | None = None,
+    handle_signals: bool = True,
+) -> RunResult:
+    """Run training for a resolved ``config`` until ``total_timesteps``, a signal, or an error."""
+    from .trainer import Trainer
+
+    start_time = time.perf_counter()
+    dist = distributed.setup(config.train.device)
+    if dist.device != config.train.device:
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, device=dist.device))
+    trainer = None
+    sinks: list[Sink] = []
+    metrics = None
+    try:
+        resume_path = _resume_path(config, dist)
+        state = load_checkpoint(resume_path) if resume_path is not None else None
+        trainer = Trainer(config, vecenv=vecenv, policy=policy)
+        if state is not None:
+            check_compatible(state, trainer, config.env_id, dist.world_size)
+            try:
+                trainer.load_state_dict(_rank_state(state, dist.rank))
+            except (KeyError, ValueError, RuntimeError, TypeError) as error:
+                raise CheckpointError(
+                    f"checkpoint {str(resume_path)!r} does not fit this run: {error}"
+                ) from error
+
+        folder = _run_folder(config, resume_path)
+        if dist.is_main:
+            folder.create()
+            folder.write_config(config.to_dict())
+            sinks.append(make_console_logger(config.run.log, stream))
+            from .logging.metrics import MetricsWriter
+
+            metrics = MetricsWriter(folder.metrics, folder.curve)
+            sinks.append(metrics)
+            if config.run.wandb:
+                from .logging.wandb import WandbLogger
+
+                sinks.append(
+                    WandbLogger(config.run.wandb_project, folder.root.name, config.to_dict(), folder.root)
+                )
+        loop = _Loop(config, trainer, dist, folder, sinks, metrics)
+        if state is not None:
+            loop.say(f"resumed from {resume_path} at step {trainer.global_step:,} (epoch {trainer.epoch})")
+        elif dist.is_main:
+            world = f" on {dist.world_size} ranks" if dist.enabled else ""
+            loop.say(f"training {config.env_id}{world} on {config.train.device}; run folder {folder.root}")
+        stop = GracefulStop()
+        if handle_signals:
+            with stop:
+                loop.run(stop)
+        else:
+            loop.run(stop)
+        return RunResult(
+            config=config,
+            policy=getattr(trainer.policy, "module", trainer.policy),
+            global_step=int(trainer.global_step),
+            epoch=int(trainer.epoch),
+            run_folder=folder.root if dist.is_main else None,
+            checkpoint=loop.last_checkpoint,
+            stopped_by=stop.signal_name if stop.requested else None,
+            episode=dict(loop.episode),
+            losses=dict(loop.losses),
+            elapsed_s=time.perf_counter() - start_time,
+        )
+    finally:
+        for sink in reversed(sinks):
+            try:
+                sink.close()
+            except Exception as error:  # a failing sink must not hide the run's own error
+                print(f"[puffer] closing {type(sink).__name__} failed: {error}", file=sys.stderr)
+        if trainer is not None:
+            trainer.close()
+        distributed.teardown(dist)
+
+
+class _Loop:
+    """The epoch loop with its logging and checkpoint state."""
+
+    def __init__(
+        self,
+        config: Any,
+        trainer: Any,
+        dist: distributed.DistInfo,
+        folder: RunFolder,
+        sinks: list[Sink],
+        metrics: Any,
+    ) -> None:
+        self.config = config
+        self.trainer = trainer
+        self.dist = dist
+        self.folder = folder
+        self.sinks = sinks
+        self.metrics = metrics
+        self.episode: dict[str, float] = {}
+        self.losses: dict[str, float] = {}
+        self.last_checkpoint: Path | None = None
+        self._saved_epoch = -1
+        self._episode_sums: dict[str, float] = {}
+        self._episode_counts: dict[str, int] = {}
+
+    def say(self, text: str) -> None:
+        for sink in self.sinks:
+            sink.message(text)
+
+    def run(self, stop: GracefulStop) -> None:
+        from .ppo import NonFiniteLossError
+
+        trainer, run_config = self.trainer, self.config.run
+        start = time.perf_counter()
+        start_step = int(trainer.global_step)
+        last_log = -float("inf")
+        interval = max(0, int(run_config.checkpoint_interval))
+        while not trainer.done:
+            self._add_episodes(trainer.evaluate())
+            try:
+                self.losses = {k: float(v) for k, v in trainer.train().items()}
+            except NonFiniteLossError as error:
+                where = f"; last good checkpoint: {self.last_checkpoint}" if self.last_checkpoint else ""
+                self.say(f"stopped: {error}{where}")
+                raise
+            stopping = distributed.any_rank(stop.requested, self.dist)
+            now = time.perf_counter()
+            if now - last_log >= run_config.log_interval_s or trainer.done or stopping:
+                self._log(now - start, start_step)
+                last_log = now
+            if interval and trainer.epoch % interval == 0 and not trainer.done and not stopping:
+                self.save()
+            if stopping:
+                stop.request()  # ranks that did not get the signal themselves stop too
+                break
+        if self._saved_epoch != trainer.epoch:
+            self.save()
+        if stop.requested:
+            self.say(
+                f"stopped by {stop.signal_name} at step {trainer.global_step:,}; "
+                f"checkpoint {self.last_checkpoint} "
+                f"(continue with --resume {self.last_checkpoint})"
+            )
+        else:
+            elapsed = time.perf_counter() - start
+            sps = (trainer.global_step - start_step) / max(elapsed, 1e-9)
+            self.say(
+                f"done: {trainer.global_step:,} steps, {trainer.epoch} epochs in {elapsed:.1f}s "
+                f"({sps:,.0f} SPS); "
+                f"checkpoint {self.last_checkpoint}"
+            )
+
+    def _add_episodes(self, stats: Mapping[str, float] | None) -> None:
+        for key, value in (stats or {}).items():
+            self._episode_sums[key] = self._episode_sums.get(key, 0.0) + float(value)
+            self._episode_counts[key] = self._episode_counts.get(key, 0) + 1
+
+    def _log(self, elapsed: float, start_step: int) -> None:
+        if self._episode_counts:  # keep showing the last values when no episode ended in this interval
+            self.episode = {k: self._episode_sums[k] / n for k, n in self._episode_counts.items()}
+            self._episode_sums.clear()
+            self._episode_counts.clear()
+        if not self.dist.is_main:
+            return
+        trainer = self.trainer
+        snapshot = Snapshot(
+            env_id=self.config.env_id,
+            run_name=self.folder.root.name,
+            global_step=int(trainer.global_step),
+            total_timesteps=int(self.config.train.total_timesteps),
+            epoch=int(trainer.epoch),
+            elapsed_s=elapsed,
+            sps=(trainer.global_step - start_step) / max(elapsed, 1e-9),
+            timings={k: float(v) for k, v in trainer.timings.items()},
+            episode=dict(self.episode),
+            losses=dict(self.losses),
+        )
+        for sink in self.sinks:
+            sink.log(snapshot)
+
+    def save(self) -> Path | None:
+        """Checkpoint now (a collective under torchrun: every rank calls it, rank 0 writes)."""
+        trainer = self.trainer
+        state = make_checkpoint(trainer, self.config.to_dict(), self.config.env_id, self.dist.world_size)
+        if self.dist.enabled:
+            own = {k: v for k, v in state.items() if k not in _SHARED_STATE}
+            ranks = distributed.gather(own, self.dist)
+            state["ranks"] = ranks
+        if self.dist.is_main:
+            self.last_checkpoint = _write_checkpoint(state, self.folder.checkpoints, trainer.epoch)
+            if self.metrics is not None:
+                self.metrics.draw()
+        self._saved_epoch = trainer.epoch
+        return self.last_checkpoint
+
+
+def _rank_state(state: dict, rank: int) -> dict:
+    """The checkpoint as this rank saw it: shared weights plus its own RNG states and counters."""
+    ranks = state.get("ranks")
+    if not ranks:
+        return state
+    if rank >= len(ranks):
+        raise CheckpointError(f"checkpoint holds {len(ranks)} rank(s) but this is rank {rank}")
+    merged = dict(state)
+    merged.update(ranks[rank])
+    return merged
+
+
+def _resume_path(config: Any, dist: distributed.DistInfo) -> Path | None:
+    resume = config.run.resume
+    if resume in (None, "", "none"):
+        return None
+    path = None
+    error = None
+    if dist.is_main:
+        try:
+            if resume == "latest":
+                path = str(find_latest(config.run.run_dir, config.env_id, config.run.run_name))
+            else:
+                path = str(resume)
+        except CheckpointError as exc:
+            error = str(exc)
+    path, error = distributed.broadcast((path, error), dist)
+    if error:
+        raise CheckpointError(error)
+    return Path(path)
+
+
+def _run_folder(config: Any, resume_path: Path | None) -> RunFolder:
+    """Resuming from a checkpoint inside a run folder continues that folder; otherwise a new one."""
+    if resume_path is not None:
+        root = resume_path.resolve().parent.parent
+        if resume_path.resolve().parent.name == "checkpoints" and (root / "config.toml").is_file():
+            if not config.run.run_name or config.run.run_name == root.name:
+                return RunFolder(root)
+    name = config.run.run_name or default_run_name(config.env_id)
+    return RunFolder(Path(config.run.run_dir) / name)
