@@ -24,7 +24,19 @@ def run_puff(values, rewards, dones, importance, **kw) -> np.ndarray:
 
 # Shapes cover: one row, rows not a multiple of the 8-row block, a single 256-step tile, several tiles
 # with a short last one, and the horizon-1 / horizon-2 corner cases.
-SHAPES = [(1, 1), (1, 2), (3, 2), (1, 7), (5, 64), (8, 128), (13, 255), (17, 256), (9, 257), (31, 600), (400, 33)]
+SHAPES = [
+    (1, 1),
+    (1, 2),
+    (3, 2),
+    (1, 7),
+    (5, 64),
+    (8, 128),
+    (13, 255),
+    (17, 256),
+    (9, 257),
+    (31, 600),
+    (400, 33),
+]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -127,7 +139,15 @@ def test_empty_buffers_are_a_no_op():
         z = np.zeros(shape, np.float32)
         pk.puff_advantage(z, z.copy(), z.copy(), z.copy(), np.zeros(shape, np.float32), **SCALARS)
         pk.gae(z, z.copy(), z.copy(), np.zeros(shape, np.float32), gamma=0.9, gae_lambda=0.9)
-        pk.vtrace(z, z.copy(), z.copy(), z.copy(), np.zeros(shape, np.float32), np.zeros(shape, np.float32), gamma=0.9)
+        pk.vtrace(
+            z,
+            z.copy(),
+            z.copy(),
+            z.copy(),
+            np.zeros(shape, np.float32),
+            np.zeros(shape, np.float32),
+            gamma=0.9,
+        )
 
 
 def test_read_only_inputs_are_fine(rng):

@@ -103,7 +103,15 @@ def test_output_overlapping_an_input(name):
 def test_vtrace_outputs_must_not_overlap_each_other():
     b = buffers()
     with pytest.raises(ValueError, match="pg_advantages overlaps vs|vs overlaps pg_advantages"):
-        pk.vtrace(b["values"], b["rewards"], b["dones"], b["importance"], b["advantages"], b["advantages"], gamma=0.9)
+        pk.vtrace(
+            b["values"],
+            b["rewards"],
+            b["dones"],
+            b["importance"],
+            b["advantages"],
+            b["advantages"],
+            gamma=0.9,
+        )
 
 
 @pytest.mark.parametrize("scalar", ["gamma", "gae_lambda", "rho_clip", "c_clip"])
