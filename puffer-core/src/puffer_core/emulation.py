@@ -25,6 +25,9 @@ What the wrappers do:
 Pettingzoo agents that come and go are padded to ``num_agents = len(possible_agents)`` slots: an absent
 or dead agent's slot has ``masks`` False, zero observation and zero reward. An agent's slot is live (mask
 True) in every step in which the env returns an observation for it, including the step in which it ends.
+Episode return and length count the steps in which the agent acted (its slot was live before the step).
+When every agent is done the env resets: that step's rewards and flags stay, while observations and masks
+are already those of the next episode.
 """
 
 from __future__ import annotations
@@ -280,6 +283,7 @@ class PettingZooPufferEnv(PufferEnv):
             raise APIUsageError(f"{type(self).__name__}.step() called before reset()")
         self.write_actions(actions)
         slots = self.agent_slots
+        acted = self.masks.copy()
         action_dict = {agent: self._reader(self.actions[slots[agent]]) for agent in self.env.agents}
         observations, rewards, terminations, truncations, env_infos = self.env.step(action_dict)
 
@@ -293,19 +297,21 @@ class PettingZooPufferEnv(PufferEnv):
             self.terminals[slots[agent]] = flag
         for agent, flag in truncations.items():
             self.truncations[slots[agent]] = flag
-        # A slot that is absent without having ended (an agent removed silently) starts from zero later.
+        # Episodes count the steps an agent acted in (its slot was live before the step).
+        infos = self._tracker.update(self.rewards, self.terminals, self.truncations, acted)
+        if infos:
+            done = np.flatnonzero((self.terminals | self.truncations) & acted)
+            for info, slot in zip(infos, done):
+                info.update(_episode_metrics(env_infos.get(self.possible_agents[slot])))
+        # A slot whose agent left without ending its episode starts from zero when it comes back.
         absent = ~self.masks
         self._tracker.returns[absent] = 0
         self._tracker.lengths[absent] = 0
-        infos = self._tracker.update(self.rewards, self.terminals, self.truncations, self.masks)
-        if infos:
-            done = np.flatnonzero((self.terminals | self.truncations) & self.masks)
-            for info, slot in zip(infos, done):
-                info.update(_episode_metrics(env_infos.get(self.possible_agents[slot])))
         if not self.env.agents:
             # Every agent is done: start the next episode. Slots keep this step's rewards and flags.
             observations, _ = self.env.reset()
             self._write_observations(observations)
+            self._tracker.reset()
         return self.observations, self.rewards, self.terminals, self.truncations, infos
 
     def render(self) -> Any:

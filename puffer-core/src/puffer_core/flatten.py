@@ -347,20 +347,20 @@ class ActionReader:
         rounded = isinstance(self.flat_space, spaces.Box) and (_is_discrete(space) or dtype.kind in "biu")
         low, high = _leaf_bounds(leaf)
 
-        def check(values: np.ndarray) -> np.ndarray:
-            if not rounded:
-                return values
-            values = np.rint(values)
-            if np.any(values < low) or np.any(values > high):
-                raise ValueError(
-                    f"action leaf {leaf.path} of {type(space).__name__} rounds to {values}, "
-                    f"expected values in [{low}, {high}]"
-                )
-            return values
+        def decode(flat: np.ndarray) -> Any:
+            values = flat.reshape(shape)
+            if rounded:
+                values = np.rint(values)
+                if np.any(values < low) or np.any(values > high):
+                    raise ValueError(
+                        f"action leaf {leaf.path} of {type(space).__name__} rounds to {values}, "
+                        f"expected values in [{low}, {high}]"
+                    )
+            if isinstance(space, spaces.Discrete):
+                return np.int64(values)
+            return values.astype(dtype)
 
-        if isinstance(space, spaces.Discrete):
-            return lambda v: np.int64(check(v)[0])
-        return lambda v: check(v).reshape(shape).astype(dtype)
+        return decode
 
     def bind(self, actions: np.ndarray, slot: int) -> Callable[[], Any]:
         """A function of no arguments returning the structured action of ``actions[slot]``."""
