@@ -65,8 +65,9 @@ class OceanEnv(PufferEnv):
         self.num_agents = self.num_envs * self.agents_per_env
         obs_shape = tuple(int(lay.obs_shape[d]) for d in range(int(lay.obs_ndim)))
         self.render_size = (int(lay.render_height), int(lay.render_width))
+        low, high = self.observation_bounds(obs_shape)
         self.single_observation_space = spaces.Box(
-            low=info.obs_low, high=info.obs_high, shape=obs_shape, dtype=np.dtype(info.obs_dtype)
+            low=low, high=high, shape=obs_shape, dtype=np.dtype(info.obs_dtype)
         )
         if info.act_dims == 0:
             self.single_action_space = spaces.Discrete(info.act_n[0])
@@ -102,6 +103,11 @@ class OceanEnv(PufferEnv):
         self._log_out = ffi.new("double[]", max(1, len(info.log_names)))
         self._steps_since_log = 0
         self._act_ints = max(1, info.act_dims)
+
+    def observation_bounds(self, shape: tuple[int, ...]) -> tuple[Any, Any]:
+        """Box bounds of one agent's observation: the C declaration's scalars (override for per-element
+        bounds)."""
+        return self.info.obs_low, self.info.obs_high
 
     # -- parameters -------------------------------------------------------------------------------------
     @classmethod

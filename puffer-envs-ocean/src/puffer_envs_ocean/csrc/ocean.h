@@ -1,7 +1,7 @@
 /* ocean.h: the contract between the Ocean dispatcher (ocean.c) and each env (csrc/<name>.c).
  *
  * Each env file defines exactly one `const OceanEnvDef ocean_env_<name>`, where <name> is the file's
- * basename. CMake finds every csrc/*.c except ocean.c, compiles them into libocean and generates the
+ * basename. CMake finds every .c file in csrc/ except ocean.c, compiles them into libocean and generates the
  * dispatch table from the file names, so adding an env is adding one C file (see CONTRACT.md).
  *
  * Rules (binding): C11, no mutable globals, no allocation anywhere (the dispatcher allocates all instance
