@@ -12,7 +12,8 @@ class Pong(OceanEnv):
 
     Observation: ``float32 [8]`` in [-1, 1]: own paddle y, opponent paddle y, ball x, ball y, ball vx,
     ball vy, own score and opponent score (scaled). Actions: ``Discrete(3)`` (0 stay, 1 up, 2 down).
-    Reward +1 per point won, -1 per point lost; terminal when a side reaches ``max_score``; truncation after ``max_steps``.
+    Reward +1 per point won, -1 per point lost; terminal when a side reaches ``max_score``; truncation
+    after ``max_steps``.
     Logs ``score``, ``opponent_score``, ``win`` and ``hits`` (returns by the agent's paddle).
     """
 
