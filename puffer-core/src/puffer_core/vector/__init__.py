@@ -1,0 +1,107 @@
+"""Vectorization: many envs stepped as one batch, writing into one set of buffers with no copies.
+
+``make`` builds a vector env from an env id (``"gym/CartPole-v1"``, ``"ocean/breakout"``) or a creator
+callable ``creator(buf=..., seed=..., **env_kwargs)``:
+
+* ``backend="serial"``: every env in this process, each writing into its slice of one big set of buffers.
+* ``backend="multiprocessing"``: worker processes own contiguous groups of envs and step them in place in
+  shared memory; the main process reads the same memory as numpy arrays (see :mod:`.multiprocess`).
+
+Both give identical results for the same seed: env ``i`` is created with seed ``seed + i``.
+:class:`~puffer_core.vector.gymnasium.GymnasiumVectorEnv` adapts a vector env to
+``gymnasium.vector.VectorEnv``.
+
+.. warning::
+    Arrays returned by ``recv``/``reset``/``step`` are views of reused buffers: copy what you keep.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .base import EnvCreator, VecEnv, _close_quietly, check_sizes, probe_env, resolve_creator
+from .gymnasium import GymnasiumVectorEnv
+from .multiprocess import Multiprocessing
+from .serial import Passthrough, Serial
+
+__all__ = ["make", "VecEnv", "Serial", "Multiprocessing", "Passthrough", "GymnasiumVectorEnv", "BACKENDS"]
+
+BACKENDS = ("serial", "multiprocessing")
+
+
+def _default_workers(num_envs: int) -> int:
+    cores = os.cpu_count() or 1
+    return max(d for d in range(1, min(cores, num_envs) + 1) if num_envs % d == 0)
+
+
+def make(
+    env_creator_or_id: str | EnvCreator,
+    num_envs: int = 1,
+    backend: str = "serial",
+    num_workers: int | None = None,
+    batch_size: int | None = None,
+    seed: int | None = 0,
+    env_kwargs: dict[str, Any] | None = None,
+    start_method: str | None = None,
+) -> VecEnv:
+    """Make a vector env of ``num_envs`` copies of an env.
+
+    Args:
+        env_creator_or_id: a registered env id, or ``creator(buf=..., seed=..., **env_kwargs)`` returning a
+            :class:`~puffer_core.env.PufferEnv` (picklable for ``multiprocessing``: a module-level function
+            or a ``functools.partial`` of one).
+        num_envs: how many envs. A multi-agent env contributes ``env.num_agents`` agent slots each.
+        backend: ``"serial"`` or ``"multiprocessing"``.
+        num_workers: worker processes (multiprocessing); must divide ``num_envs``. Default: the largest
+            divisor of ``num_envs`` not above the CPU count.
+        batch_size: envs returned by one ``recv``; must divide ``num_envs`` and be a multiple of the envs per
+            worker. Default ``num_envs`` (synchronous); smaller gives the async "first ready batch" mode.
+        seed: env ``i`` is created with seed ``seed + i`` and first reset with it. ``None``: unseeded.
+        env_kwargs: extra keyword arguments for the creator.
+        start_method: multiprocessing start method, ``"spawn"`` by default (``"forkserver"`` also works;
+            ``"fork"`` is unsafe once torch threads exist).
+
+    Raises:
+        ValueError: sizes that do not fit together, or a GPU-native env with the multiprocessing backend.
+        puffer_core.UnknownEnvError: an unknown env id (the message lists the closest ones).
+        puffer_core.EnvWorkerError: a worker failed to create its envs (with the worker's traceback).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+    if not isinstance(num_envs, int) or isinstance(num_envs, bool) or num_envs < 1:
+        raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
+    batch = num_envs if batch_size is None else batch_size
+    if backend == "serial":
+        if num_workers not in (None, 1):
+            raise ValueError(
+                f"the serial backend runs in this process: num_workers must be None, got {num_workers}"
+            )
+        check_sizes(num_envs, num_envs, batch)
+    else:
+        workers = _default_workers(num_envs) if num_workers is None else num_workers
+        num_envs, workers, batch = check_sizes(num_envs, workers, batch)
+    creator = resolve_creator(env_creator_or_id, env_kwargs)
+
+    probe, env = probe_env(creator, seed)
+    if probe.device != "cpu":
+        if backend != "serial":
+            _close_quietly(env)
+            raise ValueError(
+                f"the env lives on {probe.device!r} (GPU-native): use backend='serial', which passes it "
+                "through without host buffers; the multiprocessing backend only handles CPU envs"
+            )
+        if num_envs != 1:
+            _close_quietly(env)
+            raise ValueError(
+                f"a GPU-native env on {probe.device!r} batches its own agents: use num_envs=1 "
+                f"(got {num_envs}) and set the number of worlds in env_kwargs"
+            )
+        return Passthrough(env, probe, seed)
+    # The probe has private buffers; the real envs are built on slices of the shared ones.
+    _close_quietly(env)
+    if backend == "serial":
+        return Serial(creator, probe, num_envs, batch, seed)
+    return Multiprocessing(creator, probe, num_envs, workers, batch, seed, start_method=start_method)

@@ -1,0 +1,451 @@
+"""The multiprocessing backend: worker processes step their envs in place, in shared memory.
+
+Layout
+    One shared-memory block (see :mod:`.shared`) holds the agent buffers of all envs and one 64-byte control
+    row per worker (command, status, info count, reset seed). Worker ``w`` owns the contiguous envs
+    ``[w * envs_per_worker, (w + 1) * envs_per_worker)`` and builds each of them on its slice of the
+    buffers, so stepping writes straight into the memory the main process reads: nothing is copied or
+    pickled per step.
+
+Synchronization (cheap, and never a busy-wait that starves a small machine)
+    * main -> worker: one POSIX semaphore per worker (``go``). The main process writes the actions and the
+      command into shared memory, then releases ``go``; the worker sleeps in ``sem_timedwait`` until then.
+    * worker -> main: one semaphore per worker (``done``), released after the worker wrote its results, and,
+      when batches are smaller than ``num_envs``, a shared ``wake`` semaphore so the main process can sleep
+      until *any* worker finishes. Semaphore operations are memory barriers, so results written before the
+      release are visible after the acquire on every CPU architecture.
+    * Every blocking wait has a short timeout after which the main process checks that the workers are
+      alive (a SIGKILLed worker is reported within ``poll_interval`` seconds, never a hang), and workers
+      check that their parent is alive (orphans exit).
+    * Finished-episode infos and error tracebacks are rare and small: the worker puts their count in its
+      control row and pickles them through a pipe, which the main process reads only when the count is set.
+
+Batches
+    With ``batch_size == num_envs``, ``recv`` waits for every worker (synchronous). With a smaller
+    ``batch_size`` the workers form fixed, contiguous groups of ``batch_size`` envs and ``recv`` returns
+    the first group whose workers are all done (EnvPool-style asynchrony). Because groups are contiguous,
+    ``recv`` always returns views of shared memory: there is never a gather copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import traceback
+import weakref
+from typing import Any
+
+import numpy as np
+
+from ..errors import APIUsageError, EnvWorkerError
+from .base import EnvCreator, EnvProbe, VecEnv, _close_quietly
+from .shared import BlockLayout, SharedBuffers, block_layout
+
+__all__ = ["Multiprocessing"]
+
+# Commands, written into column CMD of a worker's control row.
+STEP, RESET, CLOSE = 1, 2, 3
+# Columns of the int64 control row of each worker (8 columns = one 64-byte cache line per worker).
+CMD, STATUS, INFO_COUNT, SEED, HAS_SEED = 0, 1, 2, 3, 4
+CONTROL_COLUMNS = 8
+STATUS_OK, STATUS_ERROR = 0, 1
+
+DEFAULT_START_METHOD = "spawn"
+#: How long a worker sleeps between checks that its parent is still alive.
+_ORPHAN_CHECK_S = 1.0
+
+
+def _parent_alive(parent_pid: int) -> bool:
+    # With forkserver our OS parent is the fork server, so ask multiprocessing about the process that
+    # started us (it watches a pipe that closes when that process dies).
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        return parent.is_alive()
+    try:
+        os.kill(parent_pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _worker(
+    worker_id: int,
+    creator: EnvCreator,
+    env_start: int,
+    env_stop: int,
+    probe: EnvProbe,
+    seed: int | None,
+    layout: BlockLayout,
+    shm_name: str,
+    go: Any,
+    done: Any,
+    wake: Any | None,
+    conn: Any,
+    parent_pid: int,
+) -> None:
+    """Body of worker process ``worker_id``: build envs ``[env_start, env_stop)`` in shared memory, serve."""
+    # Ctrl-C goes to the whole process group; the main process decides what to do and closes us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    shared = None
+    envs: list[Any] = []
+    control = None
+
+    def finish(infos: list[Any] | None, error: str | None) -> None:
+        control[STATUS] = STATUS_ERROR if error is not None else STATUS_OK
+        control[INFO_COUNT] = len(infos) if infos else 0
+        done.release()
+        if wake is not None:
+            wake.release()
+        # Sent after the release: the main process reads the pipe as soon as it sees the count, so even a
+        # payload larger than the pipe's buffer cannot deadlock.
+        if error is not None:
+            conn.send(error)
+        elif infos:
+            conn.send(infos)
+
+    try:
+        shared = SharedBuffers(layout, name=shm_name)
+        control = shared.arrays["control"][worker_id]
+        ape = probe.agents_per_env
+        try:
+            for i in range(env_start, env_stop):
+                env = creator(
+                    buf=shared.buffers.slice(i * ape, (i + 1) * ape), seed=None if seed is None else seed + i
+                )
+                envs.append(env)
+                probe.check_same(env, i)
+        except Exception:
+            finish(None, f"creating env {env_start + len(envs)}:\n{traceback.format_exc()}")
+            return
+        finish(None, None)
+
+        while True:
+            if not go.acquire(timeout=_ORPHAN_CHECK_S):
+                if not _parent_alive(parent_pid):
+                    return  # the main process is gone: nobody will ever send another command
+                continue
+            command = int(control[CMD])
+            if command == CLOSE:
+                return
+            infos: list[Any] = []
+            try:
+                if command == STEP:
+                    for env in envs:
+                        env_infos = env.step(env.actions)[4]
+                        if env_infos:
+                            infos.extend(env_infos)
+                elif command == RESET:
+                    base = int(control[SEED]) if control[HAS_SEED] else None
+                    for k, env in enumerate(envs):
+                        env_infos = env.reset(seed=None if base is None else base + env_start + k)[1]
+                        if env_infos:
+                            infos.extend(env_infos)
+                else:
+                    raise RuntimeError(f"unknown command {command}")
+            except Exception:
+                finish(None, f"envs {env_start}..{env_stop - 1}:\n{traceback.format_exc()}")
+                continue
+            finish(infos, None)
+    finally:
+        for env in envs:
+            _close_quietly(env)
+        envs.clear()
+        control = None
+        if shared is not None:
+            shared.close()
+        conn.close()
+        # Skip interpreter teardown (a spawned interpreter takes ~0.3 s to unload numpy & co.), so close()
+        # returns quickly; nothing of ours is left to finalize.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(0)
+
+
+class _Resources:
+    """Everything that must be freed: processes, pipes, shared memory. Does not reference the VecEnv, so a
+    :func:`weakref.finalize` can free it when a vector env is dropped without ``close()``."""
+
+    def __init__(self) -> None:
+        self.processes: list[Any] = []
+        self.go: list[Any] = []
+        self.conns: list[Any] = []
+        self.shared: SharedBuffers | None = None
+
+    def shutdown(self, join_timeout: float = 2.0) -> None:
+        shared = self.shared
+        if shared is not None and shared.arrays:
+            control = shared.arrays["control"]
+            for w, process in enumerate(self.processes):
+                if process.is_alive():
+                    control[w, CMD] = CLOSE
+                    self.go[w].release()
+        for process in self.processes:
+            process.join(join_timeout)
+            if process.is_alive():  # stuck in an env's step: stop it
+                process.terminate()
+                process.join(1.0)
+                if process.is_alive():
+                    process.kill()
+                    process.join()
+        for process in self.processes:
+            with contextlib.suppress(Exception):
+                process.close()
+        for conn in self.conns:
+            conn.close()
+        self.processes, self.go, self.conns = [], [], []
+        if shared is not None:
+            shared.close()
+            self.shared = None
+
+
+class Multiprocessing(VecEnv):
+    """Envs stepped by ``num_workers`` worker processes in shared memory. Made by
+    :func:`puffer_core.vector.make`.
+
+    Args:
+        start_method: ``"spawn"`` (default) or ``"forkserver"``; ``"fork"`` is accepted but unsafe in a
+            process that holds threads (torch does).
+        poll_interval: seconds between liveness checks while waiting; bounds how long a dead worker goes
+            unnoticed.
+    """
+
+    def __init__(
+        self,
+        creator: EnvCreator,
+        probe: EnvProbe,
+        num_envs: int,
+        num_workers: int,
+        batch_size: int,
+        seed: int | None,
+        start_method: str | None = None,
+        poll_interval: float = 0.1,
+    ) -> None:
+        self._init_common(probe, num_envs, batch_size)
+        self._seed = seed
+        self.num_workers = num_workers
+        self.envs_per_worker = num_envs // num_workers
+        self.workers_per_batch = batch_size // self.envs_per_worker
+        self.poll_interval = float(poll_interval)
+        self.start_method = start_method or DEFAULT_START_METHOD
+        if self.start_method not in multiprocessing.get_all_start_methods():
+            raise ValueError(
+                f"start_method must be one of {multiprocessing.get_all_start_methods()}, got {start_method!r}"
+            )
+        ctx = multiprocessing.get_context(self.start_method)
+
+        self._res = _Resources()
+        self._finalizer = weakref.finalize(self, self._res.shutdown)
+        try:
+            layout = block_layout(
+                probe.single_observation_space,
+                probe.single_action_space,
+                self.num_agents,
+                {"control": ((num_workers, CONTROL_COLUMNS), np.int64)},
+            )
+            self._res.shared = SharedBuffers(layout, shared=True)
+            self.buffers = self._res.shared.buffers
+            self._control = self._res.shared.arrays["control"]
+            asynchronous = self._num_batches > 1
+            self._wake = ctx.Semaphore(0) if asynchronous else None
+            self._done = [ctx.Semaphore(0) for _ in range(num_workers)]
+            self._res.go = [ctx.Semaphore(0) for _ in range(num_workers)]
+            for w in range(num_workers):
+                reader, writer = ctx.Pipe(duplex=False)
+                self._res.conns.append(reader)
+                process = ctx.Process(
+                    target=_worker,
+                    name=f"puffer-vec-worker-{w}",
+                    args=(
+                        w,
+                        creator,
+                        w * self.envs_per_worker,
+                        (w + 1) * self.envs_per_worker,
+                        probe,
+                        seed,
+                        layout,
+                        self._res.shared.name,
+                        self._res.go[w],
+                        self._done[w],
+                        self._wake,
+                        writer,
+                        os.getpid(),
+                    ),
+                    daemon=True,
+                )
+                try:
+                    process.start()
+                except (pickle.PicklingError, AttributeError, TypeError) as error:
+                    raise TypeError(
+                        "the env creator and env_kwargs must be picklable for the multiprocessing backend "
+                        f"(a module-level function or functools.partial of one): {error}"
+                    ) from error
+                finally:
+                    writer.close()  # the worker holds its end; ours closing lets recv() see EOF if it dies
+                self._res.processes.append(process)
+            # Workers report in once their envs exist (or with the error that stopped them).
+            for w in range(num_workers):
+                self._wait_worker(w)
+            for w in range(num_workers):
+                self._collect(w)
+        except BaseException:
+            self.closed = True
+            self._finalizer()
+            raise
+        self._conns = self._res.conns
+        self._go = self._res.go
+        self._processes = self._res.processes
+        # Per batch: which workers, and views of its agent slots.
+        self._batch_workers = [
+            range(b * self.workers_per_batch, (b + 1) * self.workers_per_batch)
+            for b in range(self._num_batches)
+        ]
+        self._batch_views = [
+            self.buffers.slice(b * self.agents_per_batch, (b + 1) * self.agents_per_batch)
+            for b in range(self._num_batches)
+        ]
+        self._in_flight = [False] * self._num_batches  # sent a command, results not yet returned by recv
+        self._worker_done = [False] * num_workers
+        self._next_batch = 0
+
+    # -- waiting -------------------------------------------------------------------------------------------
+    def _check_alive(self, workers: Any = None) -> None:
+        for w in range(self.num_workers) if workers is None else workers:
+            process = self._res.processes[w]
+            if process.exitcode is not None:
+                code = process.exitcode
+                how = f"exit code {code}"
+                if code < 0:
+                    with contextlib.suppress(ValueError):
+                        how = f"killed by signal {signal.Signals(-code).name}"
+                self._fail(
+                    f"worker {w} (envs {w * self.envs_per_worker}..{(w + 1) * self.envs_per_worker - 1}) "
+                    f"died ({how})"
+                )
+
+    def _wait_worker(self, w: int) -> None:
+        """Block until worker ``w`` reports done, checking it is alive every ``poll_interval``."""
+        done = self._done[w]
+        while not done.acquire(timeout=self.poll_interval):
+            self._check_alive((w,))
+
+    def _collect(self, w: int) -> list[dict[str, float]]:
+        """Status and infos of worker ``w``, which just reported done."""
+        row = self._control[w]
+        if row[STATUS] != STATUS_OK:
+            message = self._read_pipe(w)
+            self._fail(f"worker {w} failed in {message}")
+        if row[INFO_COUNT]:
+            return self._read_pipe(w)
+        return []
+
+    def _read_pipe(self, w: int) -> Any:
+        conn = self._res.conns[w]
+        while not conn.poll(self.poll_interval):
+            self._check_alive((w,))
+        try:
+            return conn.recv()
+        except EOFError:
+            self._check_alive((w,))
+            self._fail(f"worker {w} closed its pipe unexpectedly")
+
+    def _fail(self, message: str) -> None:
+        """Free everything, then raise: a vector env with a failed worker cannot go on."""
+        self.closed = True
+        self._finalizer()
+        raise EnvWorkerError(message)
+
+    def _ready_batch(self) -> int | None:
+        """A batch in flight whose workers are all done, trying batches round-robin from the last one."""
+        done = self._done
+        worker_done = self._worker_done
+        for k in range(self._num_batches):
+            b = (self._next_batch + k) % self._num_batches
+            if not self._in_flight[b]:
+                continue
+            ready = True
+            for w in self._batch_workers[b]:
+                if not worker_done[w]:
+                    if done[w].acquire(False):
+                        worker_done[w] = True
+                    else:
+                        ready = False
+            if ready:
+                return b
+        return None
+
+    def _wait_any_batch(self) -> int:
+        wake = self._wake
+        while True:
+            # Drop stale wake-ups first: a worker finishing after this point leaves a unit we will see.
+            while wake.acquire(False):
+                pass
+            b = self._ready_batch()
+            if b is not None:
+                return b
+            if not wake.acquire(timeout=self.poll_interval):
+                self._check_alive()
+
+    # -- the API -------------------------------------------------------------------------------------------
+    def _command(self, workers: Any, command: int) -> None:
+        control = self._control
+        go = self._res.go
+        for w in workers:
+            control[w, CMD] = command
+            self._worker_done[w] = False
+            go[w].release()
+
+    def _async_reset(self, seed: int | None) -> None:
+        # Finish whatever is in flight first, so every worker is idle and the buffers are quiet.
+        for b in range(self._num_batches):
+            if self._in_flight[b]:
+                for w in self._batch_workers[b]:
+                    if not self._worker_done[w]:
+                        self._wait_worker(w)
+                        self._worker_done[w] = True
+                    self._collect(w)
+        self._control[:, SEED] = 0 if seed is None else seed
+        self._control[:, HAS_SEED] = seed is not None
+        self._command(range(self.num_workers), RESET)
+        self._in_flight = [True] * self._num_batches
+        self._next_batch = 0
+
+    def _recv(self) -> tuple[Any, Any, Any, Any, list[dict[str, float]], np.ndarray, Any]:
+        if not any(self._in_flight):
+            raise APIUsageError("recv() called before async_reset()")
+        if self._num_batches == 1:
+            b = 0
+            for w in range(self.num_workers):
+                self._wait_worker(w)
+        else:
+            b = self._wait_any_batch()
+            self._next_batch = (b + 1) % self._num_batches
+        infos: list[dict[str, float]] = []
+        control = self._control
+        for w in self._batch_workers[b]:
+            if control[w, STATUS] != STATUS_OK or control[w, INFO_COUNT]:
+                infos.extend(self._collect(w))
+        self._in_flight[b] = False
+        self._awaiting_send = b
+        view = self._batch_views[b]
+        return (
+            view.observations,
+            view.rewards,
+            view.terminals,
+            view.truncations,
+            infos,
+            self._batch_env_ids[b],
+            view.masks,
+        )
+
+    def _send(self, batch: int, actions: np.ndarray) -> None:
+        np.copyto(self._batch_views[batch].actions, actions, casting="unsafe")
+        self._in_flight[batch] = True
+        self._command(self._batch_workers[batch], STEP)
+
+    def _close(self) -> None:
+        self._finalizer()

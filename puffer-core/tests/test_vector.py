@@ -1,0 +1,577 @@
+"""Vectorization: serial and multiprocessing backends, the gymnasium adapter, faults and cleanup.
+
+The envs below are real PufferEnvs with seeded, deterministic dynamics; they are module-level so spawned
+worker processes can import them.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import time
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium import spaces
+
+import puffer_core
+from puffer_core import APIUsageError, EnvWorkerError, EpisodeTracker, PufferEnv
+from puffer_core.vector import GymnasiumVectorEnv, Multiprocessing, Serial
+
+SHM = "/dev/shm"
+
+
+def shm_entries() -> set[str]:
+    # Only segments made by this process: other test runs may share the machine.
+    prefix = f"puffer_{os.getpid()}_"
+    return {name for name in os.listdir(SHM) if name.startswith(prefix)} if os.path.isdir(SHM) else set()
+
+
+@pytest.fixture(autouse=True)
+def no_shm_leak():
+    """Every test must leave /dev/shm as it found it."""
+    before = shm_entries()
+    yield
+    leaked = shm_entries() - before
+    assert not leaked, f"shared memory left behind: {leaked}"
+
+
+class Walker(PufferEnv):
+    """One agent on a line; seeded random episode lengths and observation noise.
+
+    Actions are Discrete(3) (left, stay, right). The observation holds the position, the step count, the
+    last action and a noise draw, so different seeds or actions give different trajectories.
+    """
+
+    def __init__(self, buf=None, seed=None, max_steps=20, crash_at=None, sleep_s=0.0):
+        self.single_observation_space = spaces.Box(-np.inf, np.inf, (4,), np.float32)
+        self.single_action_space = spaces.Discrete(3)
+        self.num_agents = 1
+        super().__init__(buf)
+        self.rng = np.random.default_rng(seed)
+        self.max_steps = max_steps
+        self.crash_at = crash_at
+        self.sleep_s = sleep_s
+        self.steps_total = 0
+        self.tracker = EpisodeTracker(1)
+
+    def _new_episode(self):
+        self.pos = 0.0
+        self.t = 0
+        self.goal = int(self.rng.integers(3, 8))
+
+    def _observe(self, action):
+        self.observations[0] = (self.pos, self.t, action, self.rng.standard_normal())
+
+    def reset(self, seed=None):
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self._new_episode()
+        self.tracker.reset()
+        self._observe(-1)
+        self.rewards[:] = 0
+        self.terminals[:] = False
+        self.truncations[:] = False
+        return self.observations, []
+
+    def step(self, actions):
+        actions = self.write_actions(actions)
+        self.steps_total += 1
+        if self.crash_at is not None and self.steps_total >= self.crash_at:
+            raise RuntimeError(f"walker exploded at step {self.steps_total}")
+        if self.sleep_s:
+            time.sleep(self.sleep_s)
+        action = int(actions[0])
+        self.pos += action - 1
+        self.t += 1
+        self.rewards[0] = abs(self.pos) / 10
+        self.terminals[0] = abs(self.pos) >= self.goal
+        self.truncations[0] = not self.terminals[0] and self.t >= self.max_steps
+        infos = self.tracker.update(self.rewards, self.terminals, self.truncations)
+        if self.terminals[0] or self.truncations[0]:
+            self._new_episode()
+        self._observe(action)
+        return self.observations, self.rewards, self.terminals, self.truncations, infos
+
+
+class Team(PufferEnv):
+    """Three agents with MultiDiscrete actions; agent 2 is only live every other step (masks)."""
+
+    def __init__(self, buf=None, seed=None):
+        self.single_observation_space = spaces.Box(0, 255, (2, 3), np.uint8)
+        self.single_action_space = spaces.MultiDiscrete([4, 2])
+        self.num_agents = 3
+        super().__init__(buf)
+        self.rng = np.random.default_rng(seed)
+        self.t = 0
+        self.tracker = EpisodeTracker(3)
+
+    def reset(self, seed=None):
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self.t = 0
+        self.tracker.reset()
+        self.observations[:] = self.rng.integers(0, 256, self.observations.shape, dtype=np.uint8)
+        self.masks[:] = True
+        return self.observations, []
+
+    def step(self, actions):
+        actions = self.write_actions(actions)
+        self.t += 1
+        self.masks[2] = self.t % 2 == 0
+        noise = self.rng.integers(0, 50, self.observations.shape, dtype=np.uint8)
+        self.observations[:] = noise + actions.sum(axis=1, dtype=np.uint8)[:, None, None]
+        self.rewards[:] = actions[:, 0] * self.masks
+        self.terminals[:] = self.t % 5 == 0
+        self.truncations[:] = False
+        infos = self.tracker.update(self.rewards, self.terminals, self.truncations, self.masks)
+        if self.t % 5 == 0:
+            self.t = 0
+        return self.observations, self.rewards, self.terminals, self.truncations, infos
+
+
+def unpicklable_creator_factory():
+    def creator(buf=None, seed=None):
+        return Walker(buf, seed)
+
+    return creator
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fast_forkserver():
+    """Most tests use forkserver with preloaded modules: workers start in milliseconds instead of the ~1 s
+    a spawned interpreter needs on a busy 2-core machine. Tests marked below use the default (spawn)."""
+    import multiprocessing
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["puffer_core.vector", __name__])
+    yield
+
+
+def make_vec(backend, num_envs=4, creator=Walker, **kwargs):
+    if backend == "multiprocessing":
+        kwargs.setdefault("num_workers", 2)
+        kwargs.setdefault("start_method", "forkserver")
+    return puffer_core.vector.make(creator, num_envs=num_envs, backend=backend, **kwargs)
+
+
+def rollout(vec, steps, seed=0):
+    """Sync rollout with actions derived from the observations; returns copies of everything seen."""
+    obs, _ = vec.reset(seed)
+    seen = [obs.copy()]
+    all_infos = []
+    for t in range(steps):
+        actions = (np.abs(obs.reshape(len(obs), -1)[:, :1]).astype(np.int64).sum(1) + t) % 3
+        if isinstance(vec.single_action_space, spaces.MultiDiscrete):
+            actions = np.stack([actions % 4, actions % 2], axis=1)
+        obs, rewards, terminals, truncations, infos = vec.step(actions)
+        seen.append(
+            np.concatenate(
+                [
+                    obs.reshape(len(obs), -1).astype(np.float64),
+                    rewards[:, None],
+                    terminals[:, None],
+                    truncations[:, None],
+                ],
+                axis=1,
+            )
+        )
+        all_infos.extend(infos)
+    return seen, all_infos
+
+
+BACKENDS = ["serial", "multiprocessing"]
+
+
+# -- basics ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_attributes_and_shapes(backend):
+    with make_vec(backend, num_envs=4, creator=Team) as vec:
+        assert isinstance(vec, Serial if backend == "serial" else Multiprocessing)
+        assert vec.num_envs == 4 and vec.num_agents == 12 and vec.agents_per_batch == 12
+        assert vec.single_action_space == spaces.MultiDiscrete([4, 2])
+        assert vec.device == "cpu" and vec.structured_observation_space is None
+        obs, infos = vec.reset(3)
+        assert obs.shape == (12, 2, 3) and obs.dtype == np.uint8 and infos == []
+        obs, rewards, terminals, truncations, infos = vec.step(np.zeros((12, 2), np.int64))
+        assert rewards.dtype == np.float32 and terminals.dtype == bool and truncations.shape == (12,)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_recv_returns_views_of_the_shared_buffers(backend):
+    with make_vec(backend, num_envs=4) as vec:
+        vec.async_reset(0)
+        obs, rewards, terminals, truncations, infos, env_ids, masks = vec.recv()
+        for name, array in zip(
+            ("observations", "rewards", "terminals", "truncations", "masks"),
+            (obs, rewards, terminals, truncations, masks),
+        ):
+            assert np.shares_memory(array, getattr(vec.buffers, name)), name
+        np.testing.assert_array_equal(env_ids, np.arange(4))
+        vec.send(np.ones(4, np.int64))
+        obs2 = vec.recv()[0]
+        assert obs2 is obs or np.shares_memory(obs2, obs)
+        # The workers wrote these values into the very memory we hold: stepped once with "stay".
+        np.testing.assert_array_equal(obs[:, 1], 1)
+
+
+def test_multiprocessing_buffers_live_in_shared_memory():
+    with make_vec("multiprocessing", num_envs=4) as vec:
+        name = vec._res.shared.name
+        assert os.path.exists(os.path.join(SHM, name))
+        assert vec.buffers.observations.base is not None
+    assert not os.path.exists(os.path.join(SHM, name))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_same_seed_same_trajectories_and_different_seed_differs(backend):
+    with make_vec(backend, seed=7) as a, make_vec(backend, seed=7) as b, make_vec(backend, seed=8) as c:
+        ra, ia = rollout(a, 30, seed=None)
+        rb, ib = rollout(b, 30, seed=None)
+        rc, _ = rollout(c, 30, seed=None)
+    np.testing.assert_array_equal(np.stack(ra[1:]), np.stack(rb[1:]))
+    assert ia == ib and len(ia) > 0
+    assert not np.array_equal(np.stack(ra[1:]), np.stack(rc[1:]))
+
+
+def test_env_i_gets_seed_plus_i():
+    with make_vec("serial", num_envs=3, seed=10) as vec:
+        obs, _ = vec.reset()
+        for i in range(3):
+            single = Walker(seed=10 + i)
+            np.testing.assert_array_equal(single.reset()[0][0], obs[i])
+        obs, _ = vec.reset(seed=100)
+        np.testing.assert_array_equal(Walker().reset(seed=102)[0][0], obs[2])
+
+
+@pytest.mark.parametrize(("creator", "start_method"), [(Walker, None), (Team, "forkserver")])
+def test_serial_and_multiprocessing_identical(creator, start_method):
+    with make_vec("serial", num_envs=4, creator=creator, seed=1) as s:
+        rs, is_ = rollout(s, 40, seed=5)
+    # start_method=None is the default (spawn), as users get it.
+    with make_vec(
+        "multiprocessing", num_envs=4, creator=creator, seed=1, num_workers=4, start_method=start_method
+    ) as m:
+        rm, im = rollout(m, 40, seed=5)
+    for x, y in zip(rs, rm):
+        np.testing.assert_array_equal(x, y)
+    assert sorted(map(str, is_)) == sorted(map(str, im)) and len(is_) > 0
+
+
+def test_masks_come_back_from_workers():
+    with make_vec("multiprocessing", num_envs=2, creator=Team) as vec:
+        vec.reset(0)
+        _, _, _, _, _ = vec.step(np.zeros((6, 2), np.int64))
+        masks = vec.buffers.masks
+        np.testing.assert_array_equal(masks, [True, True, False] * 2)
+        vec.step(np.zeros((6, 2), np.int64))
+        assert masks.all()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_infos_report_finished_episodes(backend):
+    with make_vec(backend, num_envs=2, env_kwargs={"max_steps": 4}) as vec:
+        _, infos = rollout(vec, 12)
+    assert infos, "episodes of at most 4 steps must finish within 12 steps"
+    for info in infos:
+        assert set(info) >= {"episode_return", "episode_length"} and 1 <= info["episode_length"] <= 4
+
+
+# -- async batches ------------------------------------------------------------------------------------------
+def test_async_batches_are_contiguous_views_and_cover_all_envs():
+    with make_vec("multiprocessing", num_envs=8, num_workers=4, batch_size=2, seed=0) as vec:
+        assert vec.agents_per_batch == 2
+        vec.async_reset(0)
+        steps = np.zeros(8, dtype=int)
+        deadline = time.perf_counter() + 20
+        # On a busy machine some workers lag behind the others: that is the point of async batches.
+        while not (steps >= 3).all() and time.perf_counter() < deadline:
+            obs, rewards, terminals, truncations, infos, env_ids, masks = vec.recv()
+            assert obs.shape == (2, 4) and len(env_ids) == 2 and env_ids[1] == env_ids[0] + 1
+            assert env_ids[0] % 2 == 0
+            assert np.shares_memory(obs, vec.buffers.observations)
+            np.testing.assert_array_equal(obs, vec.buffers.observations[env_ids])
+            # Each env saw exactly as many steps as the batches we got back for it, minus the reset.
+            np.testing.assert_array_equal(obs[:, 1], [steps[env_ids[0]] % 21] * 2)
+            steps[env_ids] += 1
+            vec.send(np.full(2, 1))
+        assert (steps >= 3).all(), steps
+
+
+def test_async_returns_first_ready_batch():
+    # Env 0 sleeps 0.5 s per step, the others are fast: while env 0 steps, recv() keeps returning the others.
+    slow_first = functools.partial(_sleepy_walker, slow_env=0)
+    with make_vec("multiprocessing", num_envs=4, num_workers=4, batch_size=1, creator=slow_first) as vec:
+        vec.async_reset(0)
+        while True:
+            _, _, _, _, _, env_ids, _ = vec.recv()
+            vec.send(np.ones(1, np.int64))
+            if env_ids[0] == 0:
+                sent_slow = time.perf_counter()
+                break
+        order = []
+        while not order or order[-1] != 0:
+            obs, _, _, _, _, env_ids, _ = vec.recv()
+            order.append(int(env_ids[0]))
+            if env_ids[0] == 0:
+                assert time.perf_counter() - sent_slow >= 0.5
+                assert obs[0, 1] == 1  # it really finished its (slow) step
+            vec.send(np.ones(1, np.int64))
+        assert len(order) >= 4 and set(order[:-1]) <= {1, 2, 3}, order
+
+
+def _sleepy_walker(buf=None, seed=None, slow_env=0):
+    return Walker(buf, seed, sleep_s=0.5 if seed == slow_env else 0.0)
+
+
+def test_serial_async_batches_round_robin():
+    with make_vec("serial", num_envs=4, batch_size=2) as vec:
+        vec.async_reset(0)
+        ids = []
+        for _ in range(4):
+            *_, env_ids, _ = vec.recv()
+            ids.append(tuple(env_ids))
+            vec.send(np.zeros(2, np.int64))
+        assert ids == [(0, 1), (2, 3), (0, 1), (2, 3)]
+        with pytest.raises(APIUsageError, match="batch_size == num_envs"):
+            vec.step(np.zeros(2, np.int64))
+
+
+def test_async_serial_matches_multiprocessing_per_env():
+    """Batches may come back in another order, but each env sees the same trajectory."""
+
+    def run(backend):
+        kwargs = {"num_workers": 4, "start_method": "forkserver"} if backend == "multiprocessing" else {}
+        with puffer_core.vector.make(
+            Walker, num_envs=4, batch_size=2, backend=backend, seed=3, **kwargs
+        ) as vec:
+            vec.async_reset()
+            traj = {i: [] for i in range(4)}
+            for _ in range(30):
+                obs, _, _, _, _, env_ids, _ = vec.recv()
+                for k, i in enumerate(env_ids):
+                    traj[int(i)].append(obs[k].copy())
+                vec.send((obs[:, 0].astype(np.int64) + env_ids) % 3)
+            return {i: np.stack(v[:5]) for i, v in traj.items()}
+
+    serial, mp = run("serial"), run("multiprocessing")
+    for i in range(4):
+        np.testing.assert_array_equal(serial[i], mp[i])
+
+
+# -- bad input -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bad_actions_name_expected_and_received(backend):
+    with make_vec(backend, num_envs=4) as vec:
+        vec.reset(0)
+        with pytest.raises(ValueError, match=r"shape \(4,\), got \(3,\)"):
+            vec.step(np.zeros(3, np.int64))
+        with pytest.raises(ValueError, match="must be integers, got dtype float"):
+            vec.step(np.zeros(4, np.float32))
+        with pytest.raises(ValueError, match=r"out of range: expected 0 <= action <= 2"):
+            vec.step(np.array([0, 1, 3, 0]))
+        # Nothing was sent: the env still steps normally afterwards.
+        obs, *_ = vec.step(np.array([2, 2, 2, 2]))
+        np.testing.assert_array_equal(obs[:, 0], 1)
+
+
+def test_bad_sizes_and_arguments():
+    with pytest.raises(ValueError, match="multiple of num_workers"):
+        puffer_core.vector.make(Walker, num_envs=5, backend="multiprocessing", num_workers=2)
+    with pytest.raises(ValueError, match="must divide num_envs"):
+        puffer_core.vector.make(Walker, num_envs=4, batch_size=3)
+    with pytest.raises(ValueError, match="multiple of the envs per worker"):
+        puffer_core.vector.make(Walker, num_envs=8, backend="multiprocessing", num_workers=2, batch_size=2)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        puffer_core.vector.make(Walker, backend="threads")
+    with pytest.raises(TypeError, match="env id"):
+        puffer_core.vector.make(42)
+    with pytest.raises(puffer_core.UnknownEnvError):
+        puffer_core.vector.make("nope/missing")
+
+
+def test_api_misuse():
+    with make_vec("serial") as vec:
+        with pytest.raises(APIUsageError, match="before async_reset"):
+            vec.recv()
+        with pytest.raises(APIUsageError, match="before recv"):
+            vec.send(np.zeros(4, np.int64))
+        vec.async_reset(0)
+        vec.recv()
+        with pytest.raises(APIUsageError, match="twice"):
+            vec.recv()
+    with pytest.raises(APIUsageError, match="closed"):
+        vec.reset()
+
+
+def test_unpicklable_creator_is_a_clear_error():
+    with pytest.raises(TypeError, match="picklable"):
+        make_vec("multiprocessing", creator=unpicklable_creator_factory())
+
+
+# -- faults ----------------------------------------------------------------------------------------------
+def test_worker_exception_carries_traceback():
+    vec = make_vec("multiprocessing", num_envs=4, env_kwargs={"crash_at": 3})
+    vec.reset(0)
+    vec.step(np.ones(4, np.int64))
+    vec.step(np.ones(4, np.int64))
+    with pytest.raises(EnvWorkerError) as error:
+        vec.step(np.ones(4, np.int64))
+    message = str(error.value)
+    assert "walker exploded at step 3" in message and "Traceback" in message and "in step" in message
+    assert vec.closed
+    vec.close()  # idempotent after a failure
+
+
+def test_worker_failing_to_create_env_is_reported():
+    with pytest.raises(EnvWorkerError, match="ZeroDivisionError"):
+        make_vec("multiprocessing", creator=functools.partial(_creator_failing_in_worker, fail_seed=3))
+
+
+def _creator_failing_in_worker(buf=None, seed=None, fail_seed=3):
+    if seed == fail_seed:
+        1 / 0  # noqa: B018
+    return Walker(buf, seed)
+
+
+def test_sigkilled_worker_is_an_error_within_seconds():
+    vec = make_vec("multiprocessing", num_envs=4, start_method=None)
+    vec.reset(0)
+    os.kill(vec._processes[1].pid, signal.SIGKILL)
+    start = time.perf_counter()
+    with pytest.raises(EnvWorkerError, match="worker 1 .*died.*SIGKILL"):
+        for _ in range(100):
+            vec.step(np.ones(4, np.int64))
+    assert time.perf_counter() - start < 3
+    assert vec.closed
+
+
+def test_sigkilled_worker_while_waiting_async():
+    vec = make_vec(
+        "multiprocessing",
+        num_envs=4,
+        num_workers=4,
+        batch_size=1,
+        creator=functools.partial(_sleepy_walker, slow_env=-1),
+    )
+    vec.async_reset(0)
+    for _ in range(4):
+        vec.recv()
+        vec.send(np.ones(1, np.int64))
+    for process in vec._processes:
+        os.kill(process.pid, signal.SIGKILL)
+    start = time.perf_counter()
+    with pytest.raises(EnvWorkerError, match="died"):
+        for _ in range(8):
+            vec.recv()
+            vec.send(np.ones(1, np.int64))
+    assert time.perf_counter() - start < 3
+
+
+def test_close_is_idempotent_and_stops_workers():
+    vec = make_vec("multiprocessing", num_envs=4)
+    processes = list(vec._processes)
+    vec.reset(0)
+    vec.close()
+    vec.close()
+    assert all(p._closed for p in processes)
+    with pytest.raises(APIUsageError):
+        vec.step(np.ones(4, np.int64))
+
+
+def test_close_while_batches_are_in_flight():
+    vec = make_vec("multiprocessing", num_envs=4, num_workers=4, batch_size=1)
+    vec.async_reset(0)
+    vec.recv()
+    vec.close()
+
+
+def test_views_held_after_close_stay_valid():
+    vec = make_vec("multiprocessing", num_envs=4)
+    obs, _ = vec.reset(0)
+    expected = obs.copy()
+    vec.close()
+    np.testing.assert_array_equal(obs, expected)  # still mapped: no segfault, and /dev/shm is clean
+
+
+def test_dropped_without_close_is_freed():
+    vec = make_vec("multiprocessing", num_envs=2)
+    vec.reset(0)
+    name = vec._res.shared.name
+    del vec
+    import gc
+
+    gc.collect()
+    assert not os.path.exists(os.path.join(SHM, name))
+
+
+# -- GPU-native envs ---------------------------------------------------------------------------------------
+class FakeDeviceEnv(PufferEnv):
+    """Stands in for a GPU-native env: declares a device and keeps its own (here: list) buffers."""
+
+    device = "cuda:0"
+
+    def __init__(self, buf=None, seed=None):
+        self.single_observation_space = spaces.Box(0, 1, (2,), np.float32)
+        self.single_action_space = spaces.Discrete(2)
+        self.num_agents = 5
+        self.rewards, self.terminals, self.truncations, self.masks = "r", "d", "t", "m"
+        super().__init__(buf)
+        self.seed = seed
+
+    def reset(self, seed=None):
+        return ("obs", seed), []
+
+    def step(self, actions):
+        return ("obs", actions), self.rewards, self.terminals, self.truncations, [{"episode_return": 1.0}]
+
+
+def test_gpu_native_env_passes_through_serial():
+    with puffer_core.vector.make(FakeDeviceEnv, seed=4) as vec:
+        assert vec.device == "cuda:0" and vec.num_agents == 5
+        obs, _ = vec.reset()
+        assert obs == ("obs", 4)
+        sentinel = object()
+        obs, rewards, terminals, truncations, infos = vec.step(sentinel)
+        assert obs[1] is sentinel and rewards == "r" and infos == [{"episode_return": 1.0}]
+
+
+def test_gpu_native_env_refused_by_multiprocessing():
+    with pytest.raises(ValueError, match="GPU-native.*serial"):
+        puffer_core.vector.make(FakeDeviceEnv, backend="multiprocessing", num_workers=1)
+    with pytest.raises(ValueError, match="num_envs=1"):
+        puffer_core.vector.make(FakeDeviceEnv, num_envs=2)
+
+
+# -- gymnasium adapter -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gymnasium_adapter(backend):
+    vec = make_vec(backend, num_envs=4, env_kwargs={"max_steps": 5})
+    env = gymnasium.wrappers.vector.RecordEpisodeStatistics(GymnasiumVectorEnv(vec))
+    assert isinstance(env.unwrapped, gymnasium.vector.VectorEnv)
+    assert env.metadata["autoreset_mode"] == gymnasium.vector.AutoresetMode.SAME_STEP
+    assert env.num_envs == 4 and env.action_space == spaces.MultiDiscrete([3, 3, 3, 3])
+    obs, infos = env.reset(seed=0)
+    assert obs in env.observation_space and infos == {}
+    env.action_space.seed(0)
+    returns, puffer_returns = [], []
+    previous = obs
+    for _ in range(30):
+        obs, rewards, terminations, truncations, infos = env.step(env.action_space.sample())
+        assert obs.shape == (4, 4) and rewards.shape == (4,) and terminations.dtype == bool
+        assert not np.shares_memory(obs, previous)  # copies by default, as gymnasium users expect
+        previous = obs
+        if "episode" in infos:
+            returns.extend(infos["episode"]["r"][infos["_episode"]].tolist())
+        puffer_returns.extend(i["episode_return"] for i in infos.get("puffer_infos", []))
+    assert len(returns) > 0
+    np.testing.assert_allclose(sorted(returns), sorted(puffer_returns), rtol=1e-6)
+    env.close()
+    assert vec.closed
+
+
+def test_gymnasium_adapter_refuses_async_vec():
+    with make_vec("serial", num_envs=4, batch_size=2) as vec:
+        with pytest.raises(ValueError, match="batch_size == num_envs"):
+            GymnasiumVectorEnv(vec)
