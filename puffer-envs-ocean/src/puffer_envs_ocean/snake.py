@@ -36,8 +36,9 @@ class Snake(OceanEnv):
     moves in, so a snake may follow its tail. Eating food gives ``food_reward`` and grows the snake by one
     (up to ``max_length``); running into a wall, itself or another snake gives ``death_reward`` and ends its
     episode (terminal), as does ``max_steps`` steps of life (truncation). A finished snake is removed and
-    respawns (length 1) on a random free cell in the same step; when the grid has no free cell it waits with
-    ``masks`` False until one opens up.
+    respawns (length 1) on a random free cell in the same step. ``masks[i]`` is True when snake ``i`` moved in
+    the step; a snake that found no free cell waits off the grid (seeing only zeros) with ``masks`` False,
+    and comes back when a cell frees up.
 
     Observation ``uint8 [2*vision+1, 2*vision+1]``, centred on the head (north up): 0 empty, 1 food, 2 wall,
     3 own body, 4 own head, 5 another snake's body, 6 another snake's head.

@@ -264,11 +264,14 @@ static void sn_step(void* env) {
     Snake* e = env;
     for (int i = 0; i < e->num_snakes; i++) {
         SnakeAgent* s = &e->snakes[i];
+        // masks[i] says whether snake i acted in this step (so its reward counts): a snake that had no room
+        // to respawn sits this step out, even if it finds room now (its first move is the next step).
         if (s->len == 0) {
-            // No room last time: try to come back. The slot holds no live agent until then.
-            e->h.masks[i] = (uint8_t)(sn_spawn_snake(e, i) == 0);
+            e->h.masks[i] = 0;
+            sn_spawn_snake(e, i);
             continue;
         }
+        e->h.masks[i] = 1;
         float reward;
         int died = sn_move(e, i, e->h.actions[i], &reward);  // action in [0, 4): checked by the dispatcher
         s->steps++;
@@ -280,7 +283,7 @@ static void sn_step(void* env) {
             float values[SN_NUM_LOG] = {s->ret, (float)s->steps, (float)s->food, (float)s->len, (float)died};
             ocean_log_episode(&e->h, values, SN_NUM_LOG);
             sn_remove_snake(e, i);
-            e->h.masks[i] = (uint8_t)(sn_spawn_snake(e, i) == 0);
+            sn_spawn_snake(e, i);
         }
     }
     sn_top_up_food(e);
