@@ -225,7 +225,7 @@ def test_mixed_action_space_rounds_and_range_checks_discrete_leaves():
     flat_space = flatten_action_space(space)
     assert flat_space == spaces.Box(np.array([-2, -2, -1]), np.array([2, 2, 1]), dtype=np.float32)
     action = unflatten_action(np.array([0.25, -1.5, 0.6], np.float32), space)
-    assert action["move"] == 1 and type(action["move"]) is np.int64
+    assert action["move"] == 1 and type(action["move"]) is int
     assert action["force"].dtype == np.float64 and np.array_equal(action["force"], [0.25, -1.5])
     assert space.contains(action)
     with pytest.raises(ValueError, match=r"action leaf \('move',\)"):
@@ -364,6 +364,27 @@ class BadShapeEnv(gymnasium.Env):
 
     def reset(self, seed=None, options=None):
         return np.zeros((3, 1)), {}
+
+
+class Float64Env(BadShapeEnv):
+    def reset(self, seed=None, options=None):
+        return np.array([0.1, 1 / 3, 2.0**-30]), {}  # float64 for a float32 Box
+
+
+def test_float64_observations_are_cast_to_the_declared_dtype():
+    env = GymnasiumPufferEnv(Float64Env())
+    obs, _ = env.reset()
+    assert obs.dtype == np.float32
+    assert np.array_equal(obs[0], np.array([0.1, 1 / 3, 2.0**-30], np.float32))
+
+
+def test_discrete_observations_frozenlake():
+    env = puffer_core.make("gym/FrozenLake-v1", seed=0, is_slippery=False)
+    assert env.single_observation_space == spaces.Box(0, 15, (1,), np.int64)
+    obs, _ = env.reset()
+    assert obs.tolist() == [[0]]
+    obs, *_ = env.step(np.array([2], np.int32))  # right
+    assert obs.tolist() == [[1]] and unflatten(obs, env.structured_observation_space).tolist() == [1]
 
 
 def test_shape_mismatch_is_a_clear_error():

@@ -216,44 +216,89 @@ class ObservationWriter:
         return [record[leaf.name][0] if leaf.shape else record[leaf.name] for leaf in self.table]
 
     def bind(self, row: np.ndarray) -> Callable[[Any], None]:
+        """A function ``write(value)`` that flattens one observation into ``row`` in place."""
         views = self.leaf_views(row)
         if self.is_box:
-            return self._bind_box(row)
-        items = [(leaf.path, leaf.shape, view) for leaf, view in zip(self.table, views)]
+            return _array_writer(row, (), self.space)
+        writers = {
+            leaf.path: (
+                _array_writer(view, leaf.path, leaf.space) if leaf.shape else _scalar_writer(view, leaf.path)
+            )
+            for leaf, view in zip(self.table, views)
+        }
+        tree = _compile_writer(self.space, (), writers)
+        space = self.space
 
         def write(value: Any) -> None:
-            for path, shape, view in items:
-                try:
-                    array = np.asarray(_get(value, path) if path else value)
-                except (KeyError, IndexError, TypeError) as exc:
-                    raise ValueError(
-                        f"observation does not match {self.space}: cannot read leaf {path} ({exc!r})"
-                    ) from None
-                if array.shape != shape:
-                    where = f"leaf {path} of the " if path else ""
-                    raise ValueError(
-                        f"{where}observation has shape {array.shape}, expected {shape} (space {self.space})"
-                    )
-                if array.dtype.kind not in "biuf":
-                    raise ValueError(f"observation leaf {path} has non-numeric dtype {array.dtype}")
-                view[...] = array  # an explicit cast to the declared dtype
+            try:
+                tree(value)
+            except (KeyError, IndexError, TypeError) as exc:
+                raise ValueError(f"observation does not match {space}: {exc!r}") from None
+
         return write
 
 
-    def _bind_box(self, row: np.ndarray) -> Callable[[Any], None]:
-        # The common case (one Box), kept to a handful of attribute reads: it runs on every step.
-        shape, space = row.shape, self.space
+# Writers are closures compiled once per buffer row: each step then costs a few attribute reads and one
+# numpy assignment per leaf (this runs for every agent on every step).
+_SCALARS = (int, float, np.integer, np.floating, np.bool_)
 
-        def write(value: Any) -> None:
-            if type(value) is not np.ndarray:
-                value = np.asarray(value)
-            if value.shape != shape:
-                raise ValueError(f"observation has shape {value.shape}, expected {shape} (space {space})")
-            if value.dtype.kind not in "biuf":
-                raise ValueError(f"observation has non-numeric dtype {value.dtype}, expected {space.dtype}")
-            row[...] = value  # an explicit cast to the declared dtype
 
-        return write
+def _array_writer(view: np.ndarray, path: Path, space: spaces.Space) -> Callable[[Any], None]:
+    shape = view.shape
+    where = f"leaf {path} of the " if path else ""
+
+    def write(value: Any) -> None:
+        if type(value) is not np.ndarray:
+            value = np.asarray(value)
+        if value.shape != shape:
+            raise ValueError(f"{where}observation has shape {value.shape}, expected {shape} (space {space})")
+        if value.dtype.kind not in "biuf":
+            raise ValueError(f"{where}observation has non-numeric dtype {value.dtype}")
+        view[...] = value  # an explicit cast to the declared dtype
+
+    return write
+
+
+def _scalar_writer(view: np.ndarray, path: Path) -> Callable[[Any], None]:
+    # ``view`` is the 1-element field of one record; ``view[0] = x`` is the cheapest numpy store.
+    def write(value: Any) -> None:
+        if type(value) is not np.ndarray:
+            if isinstance(value, _SCALARS):
+                view[0] = value
+                return
+            value = np.asarray(value)
+        if value.shape != ():
+            raise ValueError(f"leaf {path} of the observation has shape {value.shape}, expected ()")
+        if value.dtype.kind not in "biuf":
+            raise ValueError(f"leaf {path} of the observation has non-numeric dtype {value.dtype}")
+        view[0] = value
+
+    return write
+
+
+def _compile_writer(
+    space: spaces.Space, path: Path, writers: Mapping[Path, Callable[[Any], None]]
+) -> Callable[[Any], None]:
+    if isinstance(space, spaces.Dict):
+        items = [(key, _compile_writer(sub, (*path, key), writers)) for key, sub in space.spaces.items()]
+
+        def write_dict(value: Any) -> None:
+            for key, write in items:
+                write(value[key])
+
+        return write_dict
+    if isinstance(space, spaces.Tuple):
+        parts = [_compile_writer(sub, (*path, i), writers) for i, sub in enumerate(space.spaces)]
+        n = len(parts)
+
+        def write_tuple(value: Any) -> None:
+            if len(value) != n:
+                raise ValueError(f"observation leaf {path} has {len(value)} entries, expected {n}")
+            for write, item in zip(parts, value):
+                write(item)
+
+        return write_tuple
+    return writers[path]
 
 
 def flatten(value: Any, space: spaces.Space) -> np.ndarray:
@@ -329,38 +374,60 @@ def flatten_action_space(space: spaces.Space) -> spaces.Space:
 
 
 class ActionReader:
-    """Turns one agent's flat action (a row of the action buffer) into the value the wrapped env expects."""
+    """Turns one agent's flat action (a row of the action buffer) into the value the wrapped env expects.
+
+    ``Discrete`` leaves come back as Python ints, other leaves as new arrays of the leaf's dtype (the action
+    buffer is reused, so nothing handed to the env aliases it).
+    """
 
     def __init__(self, space: spaces.Space) -> None:
         self.space = space
         self.flat_space = flatten_action_space(space)
         self.native = self.flat_space is space
-        self.table = [] if self.native else layout(space)
-        self._decoders: list[tuple[Path, int, int, Callable[[np.ndarray], Any]]] = []
+        if self.native:
+            return
+        self.table = layout(space)
+        decoders: dict[Path, Callable[[np.ndarray, list], Any]] = {}
         start = 0
         for leaf in self.table:
-            self._decoders.append((leaf.path, start, start + leaf.size, self._decoder(leaf)))
+            decoders[leaf.path] = self._decoder(leaf, start)
             start += leaf.size
+        self._tree = _compile_reader(space, (), decoders)
 
-    def _decoder(self, leaf: Leaf) -> Callable[[np.ndarray], Any]:
-        space, shape, dtype = leaf.space, leaf.shape, leaf.dtype
-        rounded = isinstance(self.flat_space, spaces.Box) and (_is_discrete(space) or dtype.kind in "biu")
-        low, high = _leaf_bounds(leaf)
-
-        def decode(flat: np.ndarray) -> Any:
-            values = flat.reshape(shape)
-            if rounded:
-                values = np.rint(values)
-                if np.any(values < low) or np.any(values > high):
-                    raise ValueError(
-                        f"action leaf {leaf.path} of {type(space).__name__} rounds to {values}, "
-                        f"expected values in [{low}, {high}]"
-                    )
+    def _decoder(self, leaf: Leaf, lo: int) -> Callable[[np.ndarray, list], Any]:
+        space, shape, dtype, hi, path = leaf.space, leaf.shape, leaf.dtype, lo + leaf.size, leaf.path
+        if isinstance(self.flat_space, spaces.MultiDiscrete):
+            # Integers already validated against the MultiDiscrete's ranges.
             if isinstance(space, spaces.Discrete):
-                return np.int64(values)
-            return values.astype(dtype)
+                return lambda row, values: values[lo]
+            return lambda row, values: row[lo:hi].astype(dtype).reshape(shape)
+        if isinstance(space, spaces.Discrete):
+            low, high = int(space.start), int(space.start + space.n - 1)
 
-        return decode
+            def decode_discrete(row: np.ndarray, values: list) -> int:
+                value = round(values[lo])  # half to even, like np.rint
+                if not low <= value <= high:
+                    raise ValueError(
+                        f"action leaf {path} of Discrete rounds to {value}, "
+                        f"expected {low} <= action <= {high}"
+                    )
+                return value
+
+            return decode_discrete
+        if dtype.kind == "f":
+            return lambda row, values: row[lo:hi].astype(dtype).reshape(shape)
+        low_arr, high_arr = (np.broadcast_to(b, shape).ravel() for b in _leaf_bounds(leaf))
+
+        def decode_rounded(row: np.ndarray, values: list) -> np.ndarray:
+            rounded = np.rint(row[lo:hi])
+            if (rounded < low_arr).any() or (rounded > high_arr).any():
+                raise ValueError(
+                    f"action leaf {path} of {type(space).__name__} rounds to {rounded}, "
+                    f"expected values in [{low_arr}, {high_arr}]"
+                )
+            return rounded.astype(dtype).reshape(shape)
+
+        return decode_rounded
 
     def bind(self, actions: np.ndarray, slot: int) -> Callable[[], Any]:
         """A function of no arguments returning the structured action of ``actions[slot]``."""
@@ -370,16 +437,33 @@ class ActionReader:
         return lambda: self(row)
 
     def __call__(self, row: np.ndarray) -> Any:
-        """The structured action for ``row``; always new objects (the buffer is reused)."""
-        space = self.space
+        """The structured action for ``row``."""
         if self.native:
-            if isinstance(space, spaces.Discrete):
+            if isinstance(self.space, spaces.Discrete):
                 return int(row)
-            return row.astype(space.dtype)  # a copy in the env's own dtype
-        values = {path: decode(row[lo:hi]) for path, lo, hi, decode in self._decoders}
-        return _build(space, (), values)
+            return row.astype(self.space.dtype)  # a copy in the env's own dtype
+        return self._tree(row, row.tolist())
+
+
+def _compile_reader(
+    space: spaces.Space, path: Path, decoders: Mapping[Path, Callable[[np.ndarray, list], Any]]
+) -> Callable[[np.ndarray, list], Any]:
+    if isinstance(space, spaces.Dict):
+        items = [(key, _compile_reader(sub, (*path, key), decoders)) for key, sub in space.spaces.items()]
+        return lambda row, values: {key: read(row, values) for key, read in items}
+    if isinstance(space, spaces.Tuple):
+        parts = [_compile_reader(sub, (*path, i), decoders) for i, sub in enumerate(space.spaces)]
+        return lambda row, values: tuple([read(row, values) for read in parts])
+    return decoders[path]
 
 
 def unflatten_action(flat: np.ndarray, space: spaces.Space) -> Any:
     """One flat action (of ``flatten_action_space(space)``) as the structured value of ``space``."""
-    return ActionReader(space)(np.asarray(flat))
+    reader = ActionReader(space)
+    flat = np.asarray(flat)
+    if not reader.native:
+        # the hot path gets actions validated by write_actions; here they come straight from the caller
+        from .spaces import validate_actions
+
+        flat = validate_actions(flat[None], reader.flat_space, 1)[0]
+    return reader(flat)
