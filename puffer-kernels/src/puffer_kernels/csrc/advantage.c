@@ -34,7 +34,7 @@ enum {
     CHUNK = 256,      /* time steps per tile: long enough for the prefetchers to follow each row,
                          2 tiles x 8 rows x 256 x 4 B = 16 KiB stays in L1 */
     MAX_THREADS = 16, /* thread handles live on the stack */
-    MIN_ELEMENTS_PER_THREAD = 1 << 17
+    MIN_ELEMENTS_PER_THREAD = 1 << 20 /* threads pay only on big inputs; a busy core can stall a join for ms */
 };
 
 typedef enum { MODE_PUFF, MODE_GAE, MODE_VTRACE } adv_mode;
