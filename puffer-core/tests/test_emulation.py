@@ -378,6 +378,48 @@ def test_float64_observations_are_cast_to_the_declared_dtype():
     assert np.array_equal(obs[0], np.array([0.1, 1 / 3, 2.0**-30], np.float32))
 
 
+CAST_SPACE = spaces.Dict(
+    {
+        "img": spaces.Box(0, 255, (2,), np.uint8),
+        "id": spaces.Discrete(3),
+        "x": spaces.Box(-1, 1, (), np.float32),
+        "on": spaces.Box(0, 1, (), bool),
+    }
+)
+
+
+def test_values_are_cast_to_the_declared_dtypes_when_exact():
+    exact = {"img": np.array([1, 2], np.uint8), "id": np.int64(2), "x": np.float32(0.5), "on": True}
+    expected = flatten(exact, CAST_SPACE)
+    for value in [
+        {"img": np.array([1, 2]), "id": 2, "x": 0.5, "on": np.bool_(True)},  # int64 image, Python scalars
+        {"img": [1.0, 2.0], "id": 2.0, "x": np.float64(0.5), "on": 1},  # floats that are whole numbers
+    ]:
+        assert np.array_equal(flatten(value, CAST_SPACE), expected)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ({"img": np.array([1, 300])}, r"leaf \('img',\).*stored exactly in the declared dtype uint8"),
+        ({"img": [1, np.nan]}, "cannot be stored exactly"),
+        ({"id": 1.5}, r"leaf \('id',\).*cannot be stored exactly in the declared dtype int64"),
+        ({"id": 2**70}, "out of range for dtype int64"),
+        ({"on": 2}, "declared dtype bool"),
+        ({"id": "x"}, "non-numeric dtype"),
+        ({"id": [1]}, r"shape \(1,\), expected \(\)"),
+        ({"img": [1, 2, 3]}, r"shape \(3,\), expected \(2,\)"),
+        ({"on": None}, "non-numeric"),
+    ],
+)
+def test_values_that_would_be_misread_are_refused(value, message):
+    full = {"img": [1, 2], "id": 1, "x": 0.0, "on": False, **value}
+    with pytest.raises(ValueError, match=message):
+        flatten(full, CAST_SPACE)
+    with pytest.raises(ValueError, match="cannot read|does not match"):
+        flatten({"img": [1, 2]}, CAST_SPACE)  # a missing key
+
+
 def test_discrete_observations_frozenlake():
     env = puffer_core.make("gym/FrozenLake-v1", seed=0, is_slippery=False)
     assert env.single_observation_space == spaces.Box(0, 15, (1,), np.int64)

@@ -174,18 +174,8 @@ def flatten_space(space: spaces.Space) -> spaces.Box:
     lows, highs = zip(*(_leaf_bounds(leaf) for leaf in table))
     low = np.concatenate([np.broadcast_to(lo, leaf.shape).ravel() for lo, leaf in zip(lows, table)])
     high = np.concatenate([np.broadcast_to(hi, leaf.shape).ravel() for hi, leaf in zip(highs, table)])
-    if common.kind == "b":
-        return spaces.Box(low.astype(bool), high.astype(bool), dtype=common)
-    if common.kind in "iu":
-        info = np.iinfo(common)
-        low, high = np.clip(low, info.min, info.max), np.clip(high, info.min, info.max)
+    # every leaf has dtype ``common``, so its bounds are representable in it
     return spaces.Box(low.astype(common), high.astype(common), dtype=common)
-
-
-def _get(sample: Any, path: Path) -> Any:
-    for key in path:
-        sample = sample[key]
-    return sample
 
 
 class ObservationWriter:
@@ -221,9 +211,7 @@ class ObservationWriter:
         if self.is_box:
             return _array_writer(row, (), self.space)
         writers = {
-            leaf.path: (
-                _array_writer(view, leaf.path, leaf.space) if leaf.shape else _scalar_writer(view, leaf.path)
-            )
+            leaf.path: (_array_writer if leaf.shape else _scalar_writer)(view, leaf.path, leaf.space)
             for leaf, view in zip(self.table, views)
         }
         tree = _compile_writer(self.space, (), writers)
@@ -240,38 +228,71 @@ class ObservationWriter:
 
 # Writers are closures compiled once per buffer row: each step then costs a few attribute reads and one
 # numpy assignment per leaf (this runs for every agent on every step).
-_SCALARS = (int, float, np.integer, np.floating, np.bool_)
+
+
+def _cast_is_exact(src: np.dtype, dst: np.dtype, where: str) -> bool:
+    """Whether storing ``src`` values as ``dst`` is always acceptable (else each value is checked).
+
+    Safe casts are, and so is rounding into a float dtype (float64 observations of a float32 Box): that is
+    the documented explicit cast. Anything into an integer or bool dtype that could change a value (floats,
+    wider integers) is checked value by value, so 300 never silently becomes 44 in a uint8 buffer.
+    """
+    if src.kind not in "biuf":
+        raise ValueError(f"{where}observation has non-numeric dtype {src}, expected {dst}")
+    return bool(np.can_cast(src, dst, "safe")) or dst.kind == "f"
+
+
+def _check_exact(value: np.ndarray, dst: np.dtype, where: str) -> None:
+    with np.errstate(invalid="ignore", over="ignore"):
+        stored = value.astype(dst)
+    if not np.array_equal(stored, value):
+        raise ValueError(
+            f"{where}observation {value!r} cannot be stored exactly in the declared dtype {dst} "
+            "(out of range or not an integer)"
+        )
 
 
 def _array_writer(view: np.ndarray, path: Path, space: spaces.Space) -> Callable[[Any], None]:
-    shape = view.shape
+    shape, dst = view.shape, view.dtype
     where = f"leaf {path} of the " if path else ""
+    exact: dict[np.dtype, bool] = {}  # source dtype -> cast always fine; envs return one dtype in practice
 
     def write(value: Any) -> None:
         if type(value) is not np.ndarray:
             value = np.asarray(value)
         if value.shape != shape:
             raise ValueError(f"{where}observation has shape {value.shape}, expected {shape} (space {space})")
-        if value.dtype.kind not in "biuf":
-            raise ValueError(f"{where}observation has non-numeric dtype {value.dtype}")
+        src = value.dtype
+        fine = exact.get(src)
+        if fine is None:
+            fine = exact[src] = _cast_is_exact(src, dst, where)
+        if not fine:
+            _check_exact(value, dst, where)
         view[...] = value  # an explicit cast to the declared dtype
 
     return write
 
 
-def _scalar_writer(view: np.ndarray, path: Path) -> Callable[[Any], None]:
+def _scalar_writer(view: np.ndarray, path: Path, space: spaces.Space) -> Callable[[Any], None]:
     # ``view`` is the 1-element field of one record; ``view[0] = x`` is the cheapest numpy store.
+    dst = view.dtype
+    where = f"leaf {path} of the "
+    # Python and numpy scalars that store exactly (or round into a float) skip the array path.
+    direct = {dst.type, bool}
+    if dst.kind in "iu":
+        direct.add(int)
+    if dst.kind == "f":
+        direct |= {int, float}
+    array_write = _array_writer(view.reshape(()), path, space)
+
     def write(value: Any) -> None:
-        if type(value) is not np.ndarray:
-            if isinstance(value, _SCALARS):
+        if type(value) in direct:
+            try:
                 view[0] = value
-                return
-            value = np.asarray(value)
-        if value.shape != ():
-            raise ValueError(f"leaf {path} of the observation has shape {value.shape}, expected ()")
-        if value.dtype.kind not in "biuf":
-            raise ValueError(f"leaf {path} of the observation has non-numeric dtype {value.dtype}")
-        view[0] = value
+            except OverflowError:  # a Python int that the dtype cannot hold
+                raise ValueError(f"{where}observation {value} is out of range for dtype {dst}") from None
+        else:
+            array_write(value)
 
     return write
 
