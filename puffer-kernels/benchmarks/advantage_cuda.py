@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import time
 
 import torch
 
@@ -109,6 +110,18 @@ def main() -> None:
             frac = (moved / t) / copy_bw
             print(f"  {name:14s} {t * 1e6:9.1f} {moved / t / 1e12:7.2f} {frac:9.2f} {t_naive / t:8.1f}x")
         report["sizes"][size] = row
+    # What a caller pays per call in eager mode (validation + launch), on a tiny buffer.
+    s = make_sets(8, 16, 0)[0]
+    for _ in range(10):
+        pk.puff_advantage(*s[:5], **SCALARS)
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(500):
+        pk.puff_advantage(*s[:5], **SCALARS)
+    torch.cuda.synchronize()
+    per_call = (time.perf_counter() - t0) / 500
+    report["eager_call_overhead_s"] = per_call
+    print(f"\neager per-call host overhead (8x16, validation + launch): {per_call * 1e6:.1f} us")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
