@@ -117,6 +117,27 @@ def test_round_trip_with_batch_dims_and_layout(space, seed, batch):
     assert sum(leaf.nbytes for leaf in table) == structured_dtype(space).itemsize
 
 
+@settings(max_examples=25, deadline=None)
+@given(space=nested_spaces.filter(lambda s: not isinstance(s, spaces.Box)), seed=st.integers(0, 2**31 - 1))
+def test_layout_unflattens_torch_tensors(space, seed):
+    """The recipe in puffer_core.flatten's docs: a torch model reads leaves with the layout table alone."""
+    torch = pytest.importorskip("torch")
+    space.seed(seed)
+    flat = np.stack([flatten(space.sample(), space) for _ in range(2)])
+    obs = torch.from_numpy(flat)
+    expected = unflatten(flat, space)
+    for leaf in layout(space):
+        torch_dtype = getattr(torch, "bool" if leaf.dtype == np.bool_ else leaf.dtype.name)
+        if obs.dtype == torch.uint8:
+            raw = obs[:, leaf.offset : leaf.offset + leaf.nbytes].contiguous()
+            x = raw.view(torch_dtype).reshape(-1, *leaf.shape)
+        else:
+            start = leaf.offset // leaf.dtype.itemsize
+            x = obs[:, start : start + leaf.size].reshape(-1, *leaf.shape)
+        assert x.dtype == torch_dtype
+        assert np.array_equal(x.numpy(), _at(expected, leaf.path), equal_nan=True)
+
+
 @FAST
 @given(space=nested_spaces.filter(lambda s: not isinstance(s, spaces.Box)), seed=st.integers(0, 2**31 - 1))
 def test_flat_space_is_common_dtype_or_bytes(space, seed):

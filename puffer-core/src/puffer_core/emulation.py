@@ -20,7 +20,9 @@ What the wrappers do:
   same seed gives the same trajectory. The ``seed`` given to the constructor is used by the first
   ``reset()`` that does not name one.
 * Observations are cast explicitly to the declared dtype (float64 values of a float32 Box are stored as
-  float32); a shape that does not match the declared space raises ValueError.
+  float32). A value that the cast would change on its way into an integer or bool dtype (300 into uint8,
+  1.5 into a Discrete), a non-numeric value, or a shape that does not match the declared space raises
+  ValueError naming the leaf.
 
 Pettingzoo agents that come and go are padded to ``num_agents = len(possible_agents)`` slots: an absent
 or dead agent's slot has ``masks`` False, zero observation and zero reward. An agent's slot is live (mask

@@ -12,7 +12,17 @@ space's own key order. One agent's observation is one record of that dtype, seen
 
 A top-level ``Box`` is kept as it is (an image stays ``[H, W, C]``). :func:`unflatten` is the exact inverse
 (it returns zero-copy views), and :func:`layout` gives the per-leaf ``(path, dtype, shape, offset)`` table
-so a model can unflatten torch tensors the same way without numpy.
+so a model can unflatten torch tensors the same way without numpy::
+
+    table = layout(env.structured_observation_space)          # compute once, outside the model
+    # obs: a [B, n] tensor of the flat observations
+    for leaf in table:
+        if obs.dtype == torch.uint8:                          # mixed dtypes: raw bytes
+            raw = obs[:, leaf.offset : leaf.offset + leaf.nbytes].contiguous()
+            x = raw.view(TORCH_DTYPE[leaf.dtype]).reshape(-1, *leaf.shape)
+        else:                                                 # one shared dtype: plain slices
+            start = leaf.offset // leaf.dtype.itemsize
+            x = obs[:, start : start + leaf.size].reshape(-1, *leaf.shape)
 
 Actions
 -------
