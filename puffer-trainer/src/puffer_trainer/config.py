@@ -1,0 +1,340 @@
+"""Typed training configuration: dataclasses, TOML files and command-line overrides.
+
+Values are layered, later layers winning::
+
+    trainer defaults  <-  the env's registered ``train_config``  <-  a TOML file  <-  CLI overrides
+
+Every layer uses the same sections (``train``, ``vec``, ``policy``, ``run``, ``env``) and field names; ``env``
+holds keyword arguments for the env's creator. Unknown sections or keys are an error that names the closest
+valid ones, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = [
+    "TrainConfig",
+    "VecConfig",
+    "PolicyConfig",
+    "RunConfig",
+    "Config",
+    "ConfigError",
+    "load_config",
+    "apply_overrides",
+    "parse_bool",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration value, key or file that cannot be used."""
+
+
+@dataclass
+class TrainConfig:
+    """PPO hyperparameters and the training device.
+
+    ``batch_size`` is the number of buffer steps per update (``segments * horizon``; 0 picks
+    ``num_agents * horizon``), ``minibatch_size`` the steps per gradient step (a multiple of ``horizon``), and
+    ``horizon`` the segment length, which is also the LSTM's backpropagation-through-time length.
+    """
+
+    seed: int = 1
+    device: str = "cpu"
+    total_timesteps: int = 10_000_000
+    learning_rate: float = 0.015
+    anneal_lr: bool = True
+    min_lr_ratio: float = 0.0
+    gamma: float = 0.995
+    gae_lambda: float = 0.90
+    vtrace_rho_clip: float = 1.0
+    vtrace_c_clip: float = 1.0
+    prio_alpha: float = 0.8
+    prio_beta0: float = 0.2
+    clip_coef: float = 0.2
+    vf_coef: float = 2.0
+    vf_clip_coef: float = 0.2
+    ent_coef: float = 0.001
+    max_grad_norm: float = 1.5
+    update_epochs: int = 1
+    minibatch_size: int = 8192
+    horizon: int = 64
+    batch_size: int = 0
+    accumulate_minibatches: int = 1
+    norm_adv: bool = True
+    optimizer: str = "muon"
+    adam_beta1: float = 0.95
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-12
+    weight_decay: float = 0.0
+    compile: bool = False
+    bf16: bool = False
+    reward_clip: float = 0.0
+    normalize_obs: bool = False
+    #: Torch intra-op threads; 0 picks half the cores not used by env workers (1 on a 2-core machine).
+    torch_threads: int = 0
+
+
+@dataclass
+class VecConfig:
+    """How the vector env is built (see ``puffer_core.vector.make``)."""
+
+    backend: str = "serial"
+    num_envs: int = 1
+    num_workers: int | None = None
+    batch_size: int | None = None
+
+
+@dataclass
+class PolicyConfig:
+    """The default policy: ``mlp`` or ``cnn`` encoder, optionally wrapped in an LSTM."""
+
+    kind: str = "mlp"
+    hidden_size: int = 128
+    lstm: bool = False
+    lstm_hidden_size: int = 128
+
+
+@dataclass
+class RunConfig:
+    """Run folder, checkpoints and logging (used by the shell around the Trainer)."""
+
+    run_dir: str = "runs"
+    run_name: str | None = None
+    checkpoint_interval: int = 200
+    resume: str | None = None
+    wandb: bool = False
+    wandb_project: str = "puffer"
+    log: str = "auto"
+    log_interval_s: float = 1.0
+
+
+SECTIONS: dict[str, type] = {"train": TrainConfig, "vec": VecConfig, "policy": PolicyConfig, "run": RunConfig}
+
+
+@dataclass
+class Config:
+    """Everything a training run needs: the env id, env kwargs and the four typed sections."""
+
+    env_id: str
+    train: TrainConfig = field(default_factory=TrainConfig)
+    vec: VecConfig = field(default_factory=VecConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    env: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (str/int/float/bool/None, dicts): fit for TOML, JSON and ``weights_only`` loads."""
+        out: dict[str, Any] = {"env_id": self.env_id}
+        for name in SECTIONS:
+            out[name] = dataclasses.asdict(getattr(self, name))
+        out["env"] = dict(self.env)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        """Inverse of :meth:`to_dict`; values are type-checked and unknown keys rejected."""
+        if not isinstance(data, dict) or "env_id" not in data:
+            raise ConfigError("a config dict needs an 'env_id' key")
+        config = cls(env_id=str(data["env_id"]))
+        merge_sections(config, {k: v for k, v in data.items() if k != "env_id"}, source="config dict")
+        return config
+
+
+# -- value parsing ----------------------------------------------------------------------------------------
+_TRUE = {"true", "1", "yes", "on", "y", "t"}
+_FALSE = {"false", "0", "no", "off", "n", "f"}
+
+
+def parse_bool(value: Any, name: str = "value") -> bool:
+    """``true/false/1/0/yes/no/on/off`` (any case) or a real bool; anything else is a ConfigError."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    raise ConfigError(f"{name} must be a boolean (true/false/1/0/yes/no), got {value!r}")
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(value: Any, annotation: Any, name: str) -> Any:
+    """Convert ``value`` (from TOML or a CLI string) to the field's declared type."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        optional = type(None) in args
+        inner = [a for a in args if a is not type(None)]
+        is_none = value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null"))
+        if optional and is_none:
+            return None
+        return _coerce(value, inner[0], name)
+    if annotation is bool:
+        return parse_bool(value, name)
+    if annotation is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{name} must be an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            text = value.strip().replace("_", "")
+            try:
+                return int(text)
+            except ValueError:
+                try:
+                    as_float = float(text)
+                except ValueError:
+                    as_float = None
+                if as_float is not None and as_float.is_integer():
+                    return int(as_float)
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    if annotation is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{name} must be a number, got {value!r}")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{name} must be a string, got {value!r}")
+    return value
+
+
+def _parse_literal(text: str) -> Any:
+    """Best guess for an env kwarg given on the command line: bool, int, float, else the string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _unknown(kind: str, key: str, valid: list[str], source: str) -> ConfigError:
+    close = difflib.get_close_matches(key, valid, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else f"; valid: {', '.join(valid)}"
+    return ConfigError(f"unknown {kind} {key!r} in {source}{hint}")
+
+
+def set_value(config: Config, section: str, key: str, value: Any, source: str = "override") -> None:
+    """Set ``section.key`` (dashes allowed) on ``config``, converting ``value`` to the field's type."""
+    section = section.replace("-", "_")
+    if section == "env":
+        default = config.env.get(key)
+        if isinstance(value, str) and not isinstance(default, str):
+            if isinstance(default, bool):
+                value = parse_bool(value, f"env.{key}")
+            elif default is not None:
+                value = _coerce(value, type(default), f"env.{key}")
+            else:
+                value = _parse_literal(value)
+        config.env[key] = value
+        return
+    if section not in SECTIONS:
+        raise _unknown("config section", section, [*SECTIONS, "env"], source)
+    target = getattr(config, section)
+    name = key.replace("-", "_")
+    types = _field_types(type(target))
+    if name not in types:
+        raise _unknown(f"key in [{section}]", name, list(types), source)
+    setattr(target, name, _coerce(value, types[name], f"{section}.{name}"))
+
+
+def merge_sections(config: Config, data: dict[str, Any], source: str) -> None:
+    """Merge ``{"train": {...}, "vec": {...}, "env": {...}}`` into ``config``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} must be a table of sections, got {type(data).__name__}")
+    for section, values in data.items():
+        if section == "env_id":
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"section [{section}] in {source} must be a table, got {values!r}")
+        if section.replace("-", "_") not in (*SECTIONS, "env"):
+            raise _unknown("config section", section, [*SECTIONS, "env"], source)
+        for key, value in values.items():
+            set_value(config, section, key, value, source)
+
+
+def apply_overrides(config: Config, overrides: typing.Sequence[str]) -> Config:
+    """Apply CLI overrides: ``--train.learning-rate 0.01``, ``--vec.num-envs=4``, bare ``--train.compile``."""
+    items = list(overrides)
+    i = 0
+    while i < len(items):
+        token = items[i]
+        if not isinstance(token, str) or not token.startswith("--"):
+            raise ConfigError(f"expected an override like --train.learning-rate 0.01, got {token!r}")
+        body = token[2:]
+        if "=" in body:
+            key, value = body.split("=", 1)
+            i += 1
+        elif i + 1 < len(items) and not items[i + 1].startswith("--"):
+            key, value = body, items[i + 1]
+            i += 2
+        else:
+            key, value = body, "true"  # a bare flag switches a boolean on
+            i += 1
+        if "." not in key:
+            raise ConfigError(f"override {token!r} must name a section, e.g. --train.{key}")
+        section, name = key.split(".", 1)
+        set_value(config, section, name, value, source=f"override {token!r}")
+    return config
+
+
+def load_config(env_id: str, path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> Config:
+    """Resolve the config of a run on ``env_id``.
+
+    Args:
+        env_id: a registered env id; its spec's ``train_config`` is layered over the trainer defaults.
+        path: optional TOML file with ``[train]``, ``[vec]``, ``[policy]``, ``[run]`` and ``[env]`` tables.
+        overrides: CLI-style overrides, applied last.
+    """
+    import puffer_core
+
+    config = Config(env_id=env_id)
+    spec = puffer_core.spec(env_id)
+    if spec.train_config:
+        merge_sections(config, spec.train_config, source=f"train_config of {env_id}")
+    if path is not None:
+        file = Path(path)
+        try:
+            data = tomllib.loads(file.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {str(file)!r} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {str(file)!r} is not valid TOML: {exc}") from None
+        if "env_id" in data and data["env_id"] != env_id:
+            raise ConfigError(f"config file {str(file)!r} is for env {data['env_id']!r}, not {env_id!r}")
+        merge_sections(config, data, source=f"config file {str(file)!r}")
+    apply_overrides(config, overrides)
+    return config

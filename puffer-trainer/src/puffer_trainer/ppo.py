@@ -1,0 +1,111 @@
+"""PPO loss terms over weighted ``[segments, horizon]`` minibatches, and the non-finite loss diagnosis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["NonFiniteLossError", "PPOLoss", "ppo_loss", "weighted_mean", "normalize_advantages"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss term became NaN or infinite; raised before the optimizer step, so the weights are still good.
+
+    Attributes:
+        term: the first non-finite term (``"policy_loss"``, ``"value_loss"``, ``"entropy"`` or ``"loss"``).
+        step: the global step (agent steps collected) when it happened.
+    """
+
+    def __init__(self, term: str, step: int, epoch: int | None = None, minibatch: int | None = None) -> None:
+        self.term = term
+        self.step = step
+        self.epoch = epoch
+        self.minibatch = minibatch
+        where = f"global step {step}"
+        if epoch is not None:
+            where += f" (epoch {epoch}, minibatch {minibatch})"
+        super().__init__(
+            f"non-finite {term} at {where}: the update was not applied. Usual causes: a learning rate too "
+            "high, unbounded rewards or observations (try train.reward_clip / train.normalize_obs), or NaN "
+            "from the env"
+        )
+
+
+def weighted_mean(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``sum(x * w) / sum(w)`` (0 when every weight is 0)."""
+    return (x * weights).sum() / weights.sum().clamp(min=1e-8)
+
+
+def normalize_advantages(adv: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit std over the steps with nonzero weight."""
+    mean = weighted_mean(adv, weights)
+    var = weighted_mean((adv - mean) ** 2, weights)
+    return (adv - mean) / (var.sqrt() + 1e-8)
+
+
+@dataclass
+class PPOLoss:
+    """The terms of one minibatch's loss (0-d tensors) and diagnostics."""
+
+    loss: torch.Tensor
+    policy_loss: torch.Tensor
+    value_loss: torch.Tensor
+    entropy: torch.Tensor
+    approx_kl: torch.Tensor
+    clipfrac: torch.Tensor
+    ratio: torch.Tensor
+
+    def first_non_finite(self) -> str | None:
+        """Name of the first non-finite term, or None (one device sync)."""
+        terms = torch.stack([self.policy_loss, self.value_loss, self.entropy, self.loss]).detach()
+        if bool(torch.isfinite(terms).all()):
+            return None
+        for name in ("policy_loss", "value_loss", "entropy", "loss"):
+            if not bool(torch.isfinite(getattr(self, name)).all()):
+                return name
+        return "loss"
+
+
+def ppo_loss(
+    new_logprob: torch.Tensor,
+    entropy: torch.Tensor,
+    new_value: torch.Tensor,
+    old_logprob: torch.Tensor,
+    old_value: torch.Tensor,
+    advantages: torch.Tensor,
+    weights: torch.Tensor,
+    segment_weights: torch.Tensor,
+    clip_coef: float,
+    vf_clip_coef: float,
+    vf_coef: float,
+    ent_coef: float,
+    norm_adv: bool = True,
+) -> PPOLoss:
+    """Clipped PPO loss on ``[B, T]`` tensors.
+
+    Args:
+        weights: per-step weights (0 for masked or bootstrap-only steps): every term is a weighted mean.
+        segment_weights: ``[B]`` prioritized-replay importance weights, scaling the policy loss of each row.
+        advantages: puff advantages; value targets are ``advantages + old_value``.
+    """
+    returns = advantages + old_value
+    logratio = new_logprob - old_logprob
+    ratio = logratio.exp()
+    adv = normalize_advantages(advantages, weights) if norm_adv else advantages
+    adv = adv * segment_weights.unsqueeze(-1)
+    pg1 = -adv * ratio
+    pg2 = -adv * torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef)
+    policy_loss = weighted_mean(torch.max(pg1, pg2), weights)
+
+    new_value = new_value.float()
+    v_unclipped = (new_value - returns) ** 2
+    v_clipped = (old_value + torch.clamp(new_value - old_value, -vf_clip_coef, vf_clip_coef) - returns) ** 2
+    value_loss = 0.5 * weighted_mean(torch.max(v_unclipped, v_clipped), weights)
+
+    entropy_mean = weighted_mean(entropy, weights)
+    loss = policy_loss + vf_coef * value_loss - ent_coef * entropy_mean
+    with torch.no_grad():
+        approx_kl = weighted_mean((ratio - 1) - logratio, weights)
+        clipfrac = weighted_mean(((ratio - 1).abs() > clip_coef).float(), weights)
+    return PPOLoss(loss, policy_loss, value_loss, entropy_mean, approx_kl, clipfrac, ratio)

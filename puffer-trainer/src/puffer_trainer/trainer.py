@@ -1,0 +1,515 @@
+"""The Trainer: collect experience from an async vector env, then PPO updates with puff advantage and replay.
+
+Drive it in your own loop::
+
+    trainer = Trainer(load_config("ocean/squared"))
+    while not trainer.done:
+        episode_stats = trainer.evaluate()   # one batch of experience
+        losses = trainer.train()             # one update over it
+    trainer.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import random
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .advantage import compute_advantages
+from .buffer import ExperienceBuffer
+from .config import Config
+from .optim import build_optimizer, build_scheduler
+from .policies import ActionDist, make_policy, torch_dtype
+from .ppo import NonFiniteLossError, ppo_loss, weighted_mean
+from .replay import anneal_beta, sample_segments, segment_priorities
+
+__all__ = ["Trainer", "ObsNormalizer"]
+
+
+class ObsNormalizer(nn.Module):
+    """Running mean/variance of observations (updated while collecting, frozen while training)."""
+
+    def __init__(self, shape: tuple[int, ...], eps: float = 1e-8) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self.eps = eps
+
+    @torch.no_grad()
+    def update(self, obs: torch.Tensor, mask: torch.Tensor) -> None:
+        x = obs[mask].double()
+        n = x.shape[0]
+        if n == 0:
+            return
+        batch_mean = x.mean(0)
+        batch_var = x.var(0, unbiased=False)
+        total = self.count + n
+        delta = batch_mean - self.mean
+        self.mean += delta * (n / total)
+        self.var.copy_((self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total)
+        self.count.copy_(total)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        mean = self.mean.float()
+        std = (self.var.float() + self.eps).sqrt()
+        return (obs.float() - mean) / std
+
+
+def _choose_threads(config: Config) -> int:
+    """Torch intra-op threads: ``train.torch_threads`` if set, else half the cores left by env workers.
+
+    Small batches of tiny matmuls gain nothing from threads, and oversubscribed cores (env workers, other
+    ranks) make OpenMP threads spin and wait: on 2 shared cores one thread ran collection 20x faster than two.
+    """
+    if config.train.torch_threads > 0:
+        return int(config.train.torch_threads)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    workers = 0
+    if config.vec.backend == "multiprocessing":
+        workers = config.vec.num_workers or min(cores, config.vec.num_envs)
+    _, world = _rank_world()
+    return max(1, (cores // max(world, 1) - workers) // 2)
+
+
+def _rank_world() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+class Trainer:
+    """PPO trainer over a vector env.
+
+    Args:
+        config: the resolved :class:`~puffer_trainer.config.Config`.
+        vecenv: a ``puffer_core.vector`` env; ``None`` builds one from ``config`` (closed by :meth:`close`).
+        policy: any ``nn.Module`` following the :mod:`puffer_trainer.policies` protocol; ``None`` builds the
+            default one from ``config.policy``.
+
+    Under ``torch.distributed`` each rank runs its own Trainer with its own env and seed (``seed + rank``);
+    rank 0's initial weights are broadcast and gradients are averaged over ranks before every optimizer step.
+    """
+
+    def __init__(self, config: Config, vecenv: Any = None, policy: nn.Module | None = None) -> None:
+        self.config = config
+        tc = config.train
+        self.rank, self.world_size = _rank_world()
+        self.seed = int(tc.seed) + self.rank
+        random.seed(self.seed)
+        np.random.seed(self.seed % 2**32)
+        torch.manual_seed(self.seed)
+        self.torch_threads = _choose_threads(config)
+        if self.torch_threads != torch.get_num_threads():
+            torch.set_num_threads(self.torch_threads)
+
+        self.device = torch.device(tc.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"train.device is {tc.device!r} but CUDA is not available in this torch build")
+
+        self._owns_vecenv = vecenv is None
+        if vecenv is None:
+            import puffer_core.vector
+
+            vc = config.vec
+            vecenv = puffer_core.vector.make(
+                config.env_id,
+                num_envs=vc.num_envs,
+                backend=vc.backend,
+                num_workers=vc.num_workers,
+                batch_size=vc.batch_size,
+                seed=self.seed * 100_003,
+                env_kwargs=dict(config.env),
+            )
+        self.vecenv = vecenv
+        try:
+            self._setup(policy)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- construction -------------------------------------------------------------------------------------
+    def _setup(self, policy: nn.Module | None) -> None:
+        tc = self.config.train
+        vecenv = self.vecenv
+        self.num_agents = int(vecenv.num_agents)
+        self.horizon = int(tc.horizon)
+        if self.horizon < 2:
+            raise ValueError(f"train.horizon must be >= 2, got {self.horizon}")
+        batch = int(tc.batch_size) or self.num_agents * self.horizon
+        if batch % self.horizon:
+            raise ValueError(f"train.batch_size ({batch}) must be a multiple of train.horizon {self.horizon}")
+        self.segments = batch // self.horizon
+        minibatch = int(tc.minibatch_size) or batch
+        if minibatch % self.horizon or minibatch > batch:
+            raise ValueError(
+                f"train.minibatch_size ({minibatch}) must be a multiple of train.horizon ({self.horizon}) "
+                f"and at most train.batch_size ({batch})"
+            )
+        self.minibatch_segments = minibatch // self.horizon
+        if tc.accumulate_minibatches < 1 or tc.update_epochs < 1:
+            raise ValueError("train.accumulate_minibatches and train.update_epochs must be >= 1")
+        if not 0 <= tc.prio_beta0 <= 1:
+            raise ValueError(f"train.prio_beta0 must lie in [0, 1], got {tc.prio_beta0}")
+
+        obs_space = vecenv.single_observation_space
+        self.obs_shape = tuple(obs_space.shape)
+        self.dist = ActionDist(vecenv.single_action_space)
+        if policy is None:
+            policy = make_policy(self.config, vecenv)
+        if not isinstance(policy, nn.Module):
+            raise TypeError(f"policy must be a torch.nn.Module, got {type(policy).__name__}")
+        self.policy = policy.to(self.device)
+        self.recurrent = bool(getattr(policy, "is_recurrent", False))
+        self.buffer = ExperienceBuffer(
+            self.segments,
+            self.horizon,
+            self.num_agents,
+            self.obs_shape,
+            torch_dtype(obs_space.dtype),
+            self.dist.buffer_shape,
+            self.dist.buffer_dtype,
+            self.device,
+        )
+        self.obs_norm = ObsNormalizer(self.obs_shape).to(self.device) if tc.normalize_obs else None
+        if self.world_size > 1:
+            self._broadcast_parameters()
+
+        self.optimizer = build_optimizer(self.policy, tc)
+        # Steady state: each row holds horizon - 1 new steps (rows of an agent overlap by one).
+        steps_per_epoch = self.segments * (self.horizon - 1) * self.world_size
+        self.total_epochs = max(1, math.ceil(tc.total_timesteps / steps_per_epoch))
+        self.scheduler = build_scheduler(self.optimizer, self.total_epochs, tc.anneal_lr, tc.min_lr_ratio)
+
+        self._train_forward = self.policy
+        self._eval_forward = self.policy
+        if tc.compile:
+            self._train_forward = torch.compile(self.policy)
+            self._eval_forward = torch.compile(self.policy)
+        self._autocast = (
+            torch.autocast(self.device.type, dtype=torch.bfloat16) if tc.bf16 else contextlib.nullcontext()
+        )
+        self._state = self.policy.initial_state(self.num_agents, self.device) if self.recurrent else None
+
+        self.global_step = 0
+        self.epoch = 0
+        self.timings = {"env": 0.0, "inference": 0.0, "copy": 0.0, "learn": 0.0}
+        self._info_sums: dict[str, float] = {}
+        self._info_counts: dict[str, float] = {}
+        self._gpu_env = str(getattr(vecenv, "device", "cpu")) != "cpu"
+        self.vecenv.async_reset(self.seed * 100_003)
+
+    def _broadcast_parameters(self) -> None:
+        with torch.no_grad():
+            for tensor in [*self.policy.parameters(), *self.policy.buffers()]:
+                torch.distributed.broadcast(tensor.data, src=0)
+
+    # -- public state --------------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        """True once ``global_step`` reached ``train.total_timesteps``."""
+        return self.global_step >= self.config.train.total_timesteps
+
+    # -- collection ----------------------------------------------------------------------------------------
+    def _to_device(self, array: Any, dtype: torch.dtype | None = None) -> torch.Tensor:
+        if isinstance(array, torch.Tensor):
+            tensor = array
+        else:
+            tensor = torch.from_numpy(np.ascontiguousarray(array))
+        tensor = tensor.to(self.device, non_blocking=True)
+        return tensor if dtype is None or tensor.dtype == dtype else tensor.to(dtype)
+
+    def _add_infos(self, infos: list[dict[str, float]]) -> None:
+        sums, counts = self._info_sums, self._info_counts
+        for info in infos:
+            n = float(info.get("n", 1.0))
+            for key, value in info.items():
+                if key == "n":
+                    continue
+                try:
+                    v = float(value)
+                except (TypeError, ValueError):
+                    continue
+                sums[key] = sums.get(key, 0.0) + v * n
+                counts[key] = counts.get(key, 0.0) + n
+
+    def evaluate(self) -> dict[str, float]:
+        """Collect experience until the buffer is full; return mean finished-episode stats since last call."""
+        tc = self.config.train
+        buf = self.buffer
+        timings = self.timings
+        policy = self._eval_forward
+        clock = time.perf_counter
+        local_steps = 0
+        was_training = self.policy.training
+        self.policy.eval()
+        with torch.no_grad():
+            while not buf.full:
+                t0 = clock()
+                obs, rewards, terminals, truncations, infos, env_ids, masks = self.vecenv.recv()
+                t1 = clock()
+                timings["env"] += t1 - t0
+                if infos:
+                    self._add_infos(infos)
+                ids = np.asarray(env_ids)
+                n = ids.shape[0]
+                local_steps += n
+                obs_t = self._to_device(obs)
+                rew_t = self._to_device(rewards, torch.float32)
+                term_t = self._to_device(terminals, torch.bool)
+                trunc_t = self._to_device(truncations, torch.bool)
+                mask_t = self._to_device(masks, torch.bool)
+                if tc.reward_clip > 0:
+                    rew_t = rew_t.clamp(-tc.reward_clip, tc.reward_clip)
+                policy_obs = obs_t
+                if self.obs_norm is not None:
+                    self.obs_norm.update(obs_t.reshape(n, -1).reshape(obs_t.shape), mask_t)
+                    policy_obs = self.obs_norm(obs_t)
+                t2 = clock()
+                timings["copy"] += t2 - t1
+
+                with self._autocast:
+                    if self.recurrent:
+                        span = n > 0 and ids[-1] - ids[0] + 1 == n
+                        contiguous = span and (n == 1 or bool((np.diff(ids) == 1).all()))
+                        if contiguous:
+                            sl = slice(int(ids[0]), int(ids[0]) + n)
+                            state = tuple(s[sl] for s in self._state)
+                        else:
+                            index = self._to_device(ids.astype(np.int64))
+                            state = tuple(s[index] for s in self._state)
+                        params, values, new_state = policy(policy_obs, state)
+                        for s, ns in zip(self._state, new_state):
+                            if contiguous:
+                                s[sl] = ns
+                            else:
+                                s[index] = ns
+                    else:
+                        params, values, _ = policy(policy_obs, None)
+                    actions, logprobs = self.dist.sample(params)
+                t3 = clock()
+                timings["inference"] += t3 - t2
+
+                buf.store(
+                    ids, obs_t, actions, logprobs, values, rew_t, term_t, trunc_t, mask_t, gamma=tc.gamma
+                )
+                env_actions = actions if self._gpu_env else self.dist.to_env(actions)
+                t4 = clock()
+                timings["copy"] += t4 - t3
+                self.vecenv.send(env_actions)
+                timings["env"] += clock() - t4
+        if was_training:
+            self.policy.train()
+        self.global_step += self._sum_over_ranks(local_steps)
+        sums, counts = self._info_sums, self._info_counts
+        stats = {k: sums[k] / counts[k] for k in sums if counts[k]}
+        self._info_sums, self._info_counts = {}, {}
+        return stats
+
+    def _sum_over_ranks(self, value: int) -> int:
+        if self.world_size == 1:
+            return int(value)
+        tensor = torch.tensor([value], dtype=torch.float64, device=self._collective_device())
+        torch.distributed.all_reduce(tensor)
+        return int(tensor.item())
+
+    def _collective_device(self) -> torch.device:
+        backend = torch.distributed.get_backend()
+        return self.device if backend == "nccl" else torch.device("cpu")
+
+    # -- learning ------------------------------------------------------------------------------------------
+    def _allreduce_grads(self) -> None:
+        grads = [p.grad for p in self.policy.parameters() if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        device = self._collective_device()
+        moved = flat.to(device)
+        torch.distributed.all_reduce(moved)
+        moved /= self.world_size
+        flat = moved.to(flat.device)
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset : offset + g.numel()].view_as(g))
+            offset += g.numel()
+
+    def _sync_obs_norm(self) -> None:
+        if self.obs_norm is None or self.world_size == 1:
+            return
+        device = self._collective_device()
+        for name in ("mean", "var"):
+            tensor = getattr(self.obs_norm, name)
+            moved = tensor.to(device)
+            torch.distributed.all_reduce(moved)
+            tensor.copy_(moved / self.world_size)
+
+    def train(self) -> dict[str, float]:
+        """One PPO update over the collected batch; returns loss statistics.
+
+        Raises:
+            NonFiniteLossError: a loss term became NaN/inf (no optimizer step was taken with it).
+        """
+        if not self.buffer.full:
+            raise RuntimeError("train() needs a full buffer: call evaluate() first")
+        start = time.perf_counter()
+        tc = self.config.train
+        buf = self.buffer
+        self._sync_obs_norm()
+        progress = self.global_step / max(tc.total_timesteps, 1)
+        beta = anneal_beta(tc.prio_beta0, progress)
+        weights = buf.train_weights()
+        row_valid = weights.sum(1) > 0
+        buf.importance.fill_(1.0)
+        n_minibatches = max(1, tc.update_epochs * self.segments // self.minibatch_segments)
+        accumulate = int(tc.accumulate_minibatches)
+        learning_rate = float(self.optimizer.param_groups[0]["lr"])
+        sums: dict[str, torch.Tensor] = {}
+        self.policy.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        for mb in range(n_minibatches):
+            compute_advantages(
+                buf.values, buf.rewards, buf.dones, buf.importance, buf.advantages,
+                tc.gamma, tc.gae_lambda, tc.vtrace_rho_clip, tc.vtrace_c_clip,
+            )  # fmt: skip
+            probs = segment_priorities(buf.advantages * weights, row_valid, tc.prio_alpha)
+            rows, segment_weights = sample_segments(probs, self.minibatch_segments, beta)
+            obs = buf.observations[rows]
+            if self.obs_norm is not None:
+                obs = self.obs_norm(obs)
+            actions = buf.actions[rows]
+            old_logprob = buf.logprobs[rows]
+            old_value = buf.values[rows]
+            mb_weights = weights[rows]
+            advantages = buf.advantages[rows]
+            with self._autocast:
+                if self.recurrent:
+                    params, new_value, _ = self._train_forward(obs, None)
+                else:
+                    params, new_value, _ = self._train_forward(obs.reshape(-1, *self.obs_shape), None)
+                    params = _reshape_params(params, obs.shape[:2])
+                    new_value = new_value.reshape(obs.shape[:2])
+            new_logprob, entropy = self.dist.log_prob_entropy(params, actions)
+            out = ppo_loss(
+                new_logprob, entropy, new_value.float(), old_logprob, old_value, advantages, mb_weights,
+                segment_weights, tc.clip_coef, tc.vf_clip_coef, tc.vf_coef, tc.ent_coef, tc.norm_adv,
+            )  # fmt: skip
+            bad = out.first_non_finite()
+            if bad is not None:
+                self.optimizer.zero_grad(set_to_none=True)
+                self.timings["learn"] += time.perf_counter() - start
+                raise NonFiniteLossError(bad, self.global_step, self.epoch, mb)
+            (out.loss / accumulate).backward()
+            with torch.no_grad():
+                buf.importance[rows] = out.ratio.detach().float()
+                buf.values[rows] = new_value.detach().float()
+                for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"):
+                    value = getattr(out, name).detach().float()
+                    sums[name] = sums[name] + value if name in sums else value
+                imp = weighted_mean(out.ratio.detach(), mb_weights)
+                sums["importance"] = sums["importance"] + imp if "importance" in sums else imp
+            if (mb + 1) % accumulate == 0 or mb == n_minibatches - 1:
+                if self.world_size > 1:
+                    self._allreduce_grads()
+                if tc.max_grad_norm > 0:
+                    nn.utils.clip_grad_norm_(self.policy.parameters(), tc.max_grad_norm)
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.epoch += 1
+
+        with torch.no_grad():
+            valid = weights
+            returns = buf.advantages + buf.values
+            mean_ret = weighted_mean(returns, valid)
+            var_ret = weighted_mean((returns - mean_ret) ** 2, valid)
+            mean_adv = weighted_mean(buf.advantages, valid)
+            var_adv = weighted_mean((buf.advantages - mean_adv) ** 2, valid)
+            explained = 1.0 - var_adv / var_ret if float(var_ret) > 0 else torch.tensor(float("nan"))
+        stats = {k: float(v) / n_minibatches for k, v in sums.items()}
+        stats["explained_variance"] = float(explained)
+        stats["learning_rate"] = learning_rate
+        stats["prio_beta"] = beta
+        buf.reset()
+        self.timings["learn"] += time.perf_counter() - start
+        return stats
+
+    # -- checkpoints ---------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Model, optimizer, scheduler, counters and RNG states: tensors and plain data only.
+
+        Loads with ``torch.load(path, weights_only=True)``.
+        """
+        np_state = np.random.get_state()
+        py_state = random.getstate()
+        state: dict[str, Any] = {
+            "policy": self.policy.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "global_step": int(self.global_step),
+            "epoch": int(self.epoch),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "numpy": {
+                    "kind": str(np_state[0]),
+                    "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+                    "pos": int(np_state[2]),
+                    "has_gauss": int(np_state[3]),
+                    "cached_gaussian": float(np_state[4]),
+                },
+                "python": {"version": int(py_state[0]), "state": list(py_state[1]), "gauss": py_state[2]},
+            },
+        }
+        if self.obs_norm is not None:
+            state["obs_norm"] = self.obs_norm.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved (ValueError on a policy or optimizer that does not match)."""
+        try:
+            self.policy.load_state_dict(state["policy"])
+        except RuntimeError as exc:
+            raise ValueError(f"checkpoint does not match this policy: {exc}") from None
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"checkpoint optimizer state does not match this optimizer: {exc}") from None
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.global_step = int(state["global_step"])
+        self.epoch = int(state["epoch"])
+        if self.obs_norm is not None and "obs_norm" in state:
+            self.obs_norm.load_state_dict(state["obs_norm"])
+        rng = state.get("rng")
+        if rng:
+            torch.set_rng_state(rng["torch"])
+            if rng.get("cuda") and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(rng["cuda"])
+            npr = rng["numpy"]
+            np.random.set_state(
+                (npr["kind"], npr["keys"].numpy().astype(np.uint32), npr["pos"], npr["has_gauss"],
+                 npr["cached_gaussian"])
+            )  # fmt: skip
+            py = rng["python"]
+            random.setstate((py["version"], tuple(py["state"]), py["gauss"]))
+
+    def close(self) -> None:
+        """Close the vector env if this Trainer made it. Safe to call twice."""
+        if getattr(self, "_owns_vecenv", False) and self.vecenv is not None:
+            self.vecenv.close()
+            self._owns_vecenv = False
+
+
+def _reshape_params(params: Any, lead: torch.Size) -> Any:
+    if isinstance(params, tuple):
+        return tuple(p.reshape(*lead, p.shape[-1]) for p in params)
+    return params.reshape(*lead, params.shape[-1])
