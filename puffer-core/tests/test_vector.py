@@ -245,14 +245,23 @@ def test_env_i_gets_seed_plus_i():
         np.testing.assert_array_equal(Walker().reset(seed=102)[0][0], obs[2])
 
 
-@pytest.mark.parametrize(("creator", "start_method"), [(Walker, None), (Team, "forkserver")])
-def test_serial_and_multiprocessing_identical(creator, start_method):
+@pytest.mark.parametrize(
+    ("creator", "start_method", "inline"), [(Walker, None, None), (Team, "forkserver", False)]
+)
+def test_serial_and_multiprocessing_identical(creator, start_method, inline):
     with make_vec("serial", num_envs=4, creator=creator, seed=1) as s:
         rs, is_ = rollout(s, 40, seed=5)
     # start_method=None is the default (spawn), as users get it.
     with make_vec(
-        "multiprocessing", num_envs=4, creator=creator, seed=1, num_workers=4, start_method=start_method
+        "multiprocessing",
+        num_envs=4,
+        creator=creator,
+        seed=1,
+        num_workers=4,
+        start_method=start_method,
+        inline=inline,
     ) as m:
+        assert m.inline == (inline is None)
         rm, im = rollout(m, 40, seed=5)
     for x, y in zip(rs, rm):
         np.testing.assert_array_equal(x, y)
@@ -293,7 +302,7 @@ def test_async_batches_are_contiguous_views_and_cover_all_envs():
             assert np.shares_memory(obs, vec.buffers.observations)
             np.testing.assert_array_equal(obs, vec.buffers.observations[env_ids])
             # Each env saw exactly as many steps as the batches we got back for it, minus the reset.
-            np.testing.assert_array_equal(obs[:, 1], [steps[env_ids[0]] % 21] * 2)
+            np.testing.assert_array_equal(obs[:, 1], [steps[env_ids[0]] % 20] * 2)
             steps[env_ids] += 1
             vec.send(np.full(2, 1))
         assert (steps >= 3).all(), steps
@@ -411,8 +420,11 @@ def test_unpicklable_creator_is_a_clear_error():
 
 
 # -- faults ----------------------------------------------------------------------------------------------
-def test_worker_exception_carries_traceback():
-    vec = make_vec("multiprocessing", num_envs=4, env_kwargs={"crash_at": 3})
+@pytest.mark.parametrize(("crash_env", "inline"), [(None, True), (3, True), (None, False)])
+def test_worker_exception_carries_traceback(crash_env, inline):
+    """An env that raises, in the main process's inline worker or in a worker process."""
+    creator = functools.partial(_crashing_walker, crash_env=crash_env)
+    vec = make_vec("multiprocessing", num_envs=4, creator=creator, inline=inline)
     vec.reset(0)
     vec.step(np.ones(4, np.int64))
     vec.step(np.ones(4, np.int64))
@@ -420,8 +432,14 @@ def test_worker_exception_carries_traceback():
         vec.step(np.ones(4, np.int64))
     message = str(error.value)
     assert "walker exploded at step 3" in message and "Traceback" in message and "in step" in message
+    assert ("in the main process" in message) == (inline and crash_env is None)
     assert vec.closed
     vec.close()  # idempotent after a failure
+
+
+def _crashing_walker(buf=None, seed=None, crash_env=None):
+    crash = crash_env is None or seed == crash_env
+    return Walker(buf, seed, crash_at=3 if crash else None)
 
 
 def test_worker_failing_to_create_env_is_reported():
@@ -438,7 +456,7 @@ def _creator_failing_in_worker(buf=None, seed=None, fail_seed=3):
 def test_sigkilled_worker_is_an_error_within_seconds():
     vec = make_vec("multiprocessing", num_envs=4, start_method=None)
     vec.reset(0)
-    os.kill(vec._processes[1].pid, signal.SIGKILL)
+    os.kill(vec._res.processes[1].pid, signal.SIGKILL)
     start = time.perf_counter()
     with pytest.raises(EnvWorkerError, match="worker 1 .*died.*SIGKILL"):
         for _ in range(100):

@@ -44,6 +44,8 @@ def make(
     seed: int | None = 0,
     env_kwargs: dict[str, Any] | None = None,
     start_method: str | None = None,
+    spin_us: float | None = None,
+    inline: bool | None = None,
 ) -> VecEnv:
     """Make a vector env of ``num_envs`` copies of an env.
 
@@ -61,6 +63,10 @@ def make(
         env_kwargs: extra keyword arguments for the creator.
         start_method: multiprocessing start method, ``"spawn"`` by default (``"forkserver"`` also works;
             ``"fork"`` is unsafe once torch threads exist).
+        spin_us: multiprocessing: how long a waiting side polls, yielding the CPU, before it sleeps on a
+            semaphore (default 50 µs when the worker processes and the caller fit on the CPUs, else 0).
+        inline: multiprocessing: step worker 0's envs in the calling process while the worker processes
+            step theirs (default: in synchronous mode only; see :class:`Multiprocessing`).
 
     Raises:
         ValueError: sizes that do not fit together, or a GPU-native env with the multiprocessing backend.
@@ -104,4 +110,14 @@ def make(
     _close_quietly(env)
     if backend == "serial":
         return Serial(creator, probe, num_envs, batch, seed)
-    return Multiprocessing(creator, probe, num_envs, workers, batch, seed, start_method=start_method)
+    return Multiprocessing(
+        creator,
+        probe,
+        num_envs,
+        workers,
+        batch,
+        seed,
+        start_method=start_method,
+        spin_us=spin_us,
+        inline=inline,
+    )

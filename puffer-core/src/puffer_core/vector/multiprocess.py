@@ -35,6 +35,7 @@ import os
 import pickle
 import signal
 import sys
+import time
 import traceback
 import weakref
 from typing import Any
@@ -55,8 +56,29 @@ CONTROL_COLUMNS = 8
 STATUS_OK, STATUS_ERROR = 0, 1
 
 DEFAULT_START_METHOD = "spawn"
+#: How long either side polls (yielding the CPU) before it sleeps on a semaphore, in microseconds.
+DEFAULT_SPIN_US = 50.0
 #: How long a worker sleeps between checks that its parent is still alive.
 _ORPHAN_CHECK_S = 1.0
+
+
+def _spin_acquire(semaphore: Any, spin_s: float) -> bool:
+    """Try to take ``semaphore`` for up to ``spin_s`` seconds without sleeping, yielding the CPU in between.
+
+    Most waits are short (the other side is a few microseconds from done); catching them here saves two
+    context switches per step. ``sched_yield`` hands the core to any other runnable process, so on a
+    machine with fewer cores than processes the spin costs little.
+    """
+    if semaphore.acquire(False):
+        return True
+    if spin_s <= 0:
+        return False
+    deadline = time.perf_counter() + spin_s
+    while time.perf_counter() < deadline:
+        os.sched_yield()
+        if semaphore.acquire(False):
+            return True
+    return False
 
 
 def _parent_alive(parent_pid: int) -> bool:
@@ -86,6 +108,7 @@ def _worker(
     wake: Any | None,
     conn: Any,
     parent_pid: int,
+    spin_s: float,
 ) -> None:
     """Body of worker process ``worker_id``: build envs ``[env_start, env_stop)`` in shared memory, serve."""
     # Ctrl-C goes to the whole process group; the main process decides what to do and closes us.
@@ -124,7 +147,7 @@ def _worker(
         finish(None, None)
 
         while True:
-            if not go.acquire(timeout=_ORPHAN_CHECK_S):
+            if not _spin_acquire(go, spin_s) and not go.acquire(timeout=_ORPHAN_CHECK_S):
                 if not _parent_alive(parent_pid):
                     return  # the main process is gone: nobody will ever send another command
                 continue
@@ -167,51 +190,69 @@ def _worker(
 
 
 class _Resources:
-    """Everything that must be freed: processes, pipes, shared memory. Does not reference the VecEnv, so a
-    :func:`weakref.finalize` can free it when a vector env is dropped without ``close()``."""
+    """Everything that must be freed: processes, pipes, inline envs, shared memory. Does not reference the
+    VecEnv, so a :func:`weakref.finalize` can free it when a vector env is dropped without ``close()``.
+    Lists are indexed by worker id; the inline worker (run by the caller) has ``None`` entries."""
 
-    def __init__(self) -> None:
-        self.processes: list[Any] = []
-        self.go: list[Any] = []
-        self.conns: list[Any] = []
+    def __init__(self, num_workers: int) -> None:
+        self.processes: list[Any] = [None] * num_workers
+        self.go: list[Any] = [None] * num_workers
+        self.conns: list[Any] = [None] * num_workers
+        self.inline_envs: list[Any] = []
         self.shared: SharedBuffers | None = None
 
     def shutdown(self, join_timeout: float = 2.0) -> None:
+        processes = [(w, p) for w, p in enumerate(self.processes) if p is not None]
         shared = self.shared
         if shared is not None and shared.arrays:
             control = shared.arrays["control"]
-            for w, process in enumerate(self.processes):
+            for w, process in processes:
                 if process.is_alive():
                     control[w, CMD] = CLOSE
                     self.go[w].release()
-        for process in self.processes:
-            process.join(join_timeout)
+        for env in self.inline_envs:
+            _close_quietly(env)
+        self.inline_envs = []
+        deadline = time.monotonic() + join_timeout
+        for _, process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for _, process in processes:
             if process.is_alive():  # stuck in an env's step: stop it
                 process.terminate()
                 process.join(1.0)
                 if process.is_alive():
                     process.kill()
                     process.join()
-        for process in self.processes:
             with contextlib.suppress(Exception):
                 process.close()
         for conn in self.conns:
-            conn.close()
-        self.processes, self.go, self.conns = [], [], []
+            if conn is not None:
+                conn.close()
+        n = len(self.processes)
+        self.processes, self.go, self.conns = [None] * n, [None] * n, [None] * n
         if shared is not None:
             shared.close()
             self.shared = None
 
 
 class Multiprocessing(VecEnv):
-    """Envs stepped by ``num_workers`` worker processes in shared memory. Made by
-    :func:`puffer_core.vector.make`.
+    """Envs stepped by ``num_workers`` workers in shared memory. Made by :func:`puffer_core.vector.make`.
+
+    In synchronous mode (``batch_size == num_envs``) worker 0 is the calling process itself: ``send``
+    wakes the worker processes, steps worker 0's envs in place while they run, then ``recv`` waits for the
+    others. This hides the wake-up latency behind useful work and needs one process fewer, which matters on
+    machines with few cores; with ``num_workers=1`` it amounts to the serial backend. In asynchronous mode
+    every worker is a process, so the caller is free while envs step.
 
     Args:
         start_method: ``"spawn"`` (default) or ``"forkserver"``; ``"fork"`` is accepted but unsafe in a
             process that holds threads (torch does).
         poll_interval: seconds between liveness checks while waiting; bounds how long a dead worker goes
             unnoticed.
+        spin_us: how long a waiting side polls (yielding the CPU) before sleeping on its semaphore. Default:
+            50 µs when the worker processes and the caller fit on the CPUs, else 0 (spinning would only take
+            cores from the workers).
+        inline: step worker 0 in the calling process (default: only in synchronous mode).
     """
 
     def __init__(
@@ -224,6 +265,8 @@ class Multiprocessing(VecEnv):
         seed: int | None,
         start_method: str | None = None,
         poll_interval: float = 0.1,
+        spin_us: float | None = None,
+        inline: bool | None = None,
     ) -> None:
         self._init_common(probe, num_envs, batch_size)
         self._seed = seed
@@ -231,6 +274,15 @@ class Multiprocessing(VecEnv):
         self.envs_per_worker = num_envs // num_workers
         self.workers_per_batch = batch_size // self.envs_per_worker
         self.poll_interval = float(poll_interval)
+        self.inline = self._num_batches == 1 if inline is None else bool(inline)
+        if self.inline and self._num_batches > 1:
+            raise ValueError("inline=True needs batch_size == num_envs: async batches must all be processes")
+        first_remote = 1 if self.inline else 0
+        self._remote = list(range(first_remote, num_workers))
+        if spin_us is None:
+            fits = len(self._remote) + 1 <= (os.cpu_count() or 1)
+            spin_us = DEFAULT_SPIN_US if fits else 0.0
+        self.spin_s = float(spin_us) * 1e-6
         self.start_method = start_method or DEFAULT_START_METHOD
         if self.start_method not in multiprocessing.get_all_start_methods():
             raise ValueError(
@@ -238,8 +290,11 @@ class Multiprocessing(VecEnv):
             )
         ctx = multiprocessing.get_context(self.start_method)
 
-        self._res = _Resources()
+        self._res = _Resources(num_workers)
         self._finalizer = weakref.finalize(self, self._res.shutdown)
+        self._inline_envs: list[Any] = []
+        self._inline_infos: list[dict[str, float]] = []
+        self._done: list[Any] = [None] * num_workers
         try:
             layout = block_layout(
                 probe.single_observation_space,
@@ -250,55 +305,29 @@ class Multiprocessing(VecEnv):
             self._res.shared = SharedBuffers(layout, shared=True)
             self.buffers = self._res.shared.buffers
             self._control = self._res.shared.arrays["control"]
-            asynchronous = self._num_batches > 1
-            self._wake = ctx.Semaphore(0) if asynchronous else None
-            self._done = [ctx.Semaphore(0) for _ in range(num_workers)]
-            self._res.go = [ctx.Semaphore(0) for _ in range(num_workers)]
-            for w in range(num_workers):
-                reader, writer = ctx.Pipe(duplex=False)
-                self._res.conns.append(reader)
-                process = ctx.Process(
-                    target=_worker,
-                    name=f"puffer-vec-worker-{w}",
-                    args=(
-                        w,
-                        creator,
-                        w * self.envs_per_worker,
-                        (w + 1) * self.envs_per_worker,
-                        probe,
-                        seed,
-                        layout,
-                        self._res.shared.name,
-                        self._res.go[w],
-                        self._done[w],
-                        self._wake,
-                        writer,
-                        os.getpid(),
-                    ),
-                    daemon=True,
-                )
-                try:
-                    process.start()
-                except (pickle.PicklingError, AttributeError, TypeError) as error:
-                    raise TypeError(
-                        "the env creator and env_kwargs must be picklable for the multiprocessing backend "
-                        f"(a module-level function or functools.partial of one): {error}"
-                    ) from error
-                finally:
-                    writer.close()  # the worker holds its end; ours closing lets recv() see EOF if it dies
-                self._res.processes.append(process)
+            self._wake = ctx.Semaphore(0) if self._num_batches > 1 else None
+            for w in self._remote:
+                self._done[w] = ctx.Semaphore(0)
+                self._res.go[w] = ctx.Semaphore(0)
+                self._start_worker(ctx, w, creator, probe, seed, layout)
+            if self.inline:  # built while the worker processes start up
+                ape = self.agents_per_env
+                for i in range(self.envs_per_worker):
+                    buf = self.buffers.slice(i * ape, (i + 1) * ape)
+                    env = creator(buf=buf, seed=None if seed is None else seed + i)
+                    self._res.inline_envs.append(env)
+                    probe.check_same(env, i)
+                self._inline_envs = self._res.inline_envs
             # Workers report in once their envs exist (or with the error that stopped them).
-            for w in range(num_workers):
+            for w in self._remote:
                 self._wait_worker(w)
-            for w in range(num_workers):
+            for w in self._remote:
                 self._collect(w)
         except BaseException:
             self.closed = True
             self._finalizer()
             raise
-        self._conns = self._res.conns
-        self._go = self._res.go
-        self._processes = self._res.processes
+        self._processes = [p for p in self._res.processes if p is not None]
         # Per batch: which workers, and views of its agent slots.
         self._batch_workers = [
             range(b * self.workers_per_batch, (b + 1) * self.workers_per_batch)
@@ -312,24 +341,64 @@ class Multiprocessing(VecEnv):
         self._worker_done = [False] * num_workers
         self._next_batch = 0
 
+    def _start_worker(
+        self, ctx: Any, w: int, creator: EnvCreator, probe: EnvProbe, seed: int | None, layout: BlockLayout
+    ) -> None:
+        reader, writer = ctx.Pipe(duplex=False)
+        self._res.conns[w] = reader
+        process = ctx.Process(
+            target=_worker,
+            name=f"puffer-vec-worker-{w}",
+            args=(
+                w,
+                creator,
+                w * self.envs_per_worker,
+                (w + 1) * self.envs_per_worker,
+                probe,
+                seed,
+                layout,
+                self._res.shared.name,
+                self._res.go[w],
+                self._done[w],
+                self._wake,
+                writer,
+                os.getpid(),
+                self.spin_s,
+            ),
+            daemon=True,
+        )
+        try:
+            process.start()
+        except (pickle.PicklingError, AttributeError, TypeError) as error:
+            raise TypeError(
+                "the env creator and env_kwargs must be picklable for the multiprocessing backend "
+                f"(a module-level function or functools.partial of one): {error}"
+            ) from error
+        finally:
+            writer.close()  # the worker holds its end; ours closing lets recv() see EOF if it dies
+        self._res.processes[w] = process
+
+    def _describe(self, w: int) -> str:
+        where = " (in the main process)" if self._res.processes[w] is None else ""
+        return f"worker {w}{where} (envs {w * self.envs_per_worker}..{(w + 1) * self.envs_per_worker - 1})"
+
     # -- waiting -------------------------------------------------------------------------------------------
     def _check_alive(self, workers: Any = None) -> None:
-        for w in range(self.num_workers) if workers is None else workers:
+        for w in self._remote if workers is None else workers:
             process = self._res.processes[w]
-            if process.exitcode is not None:
+            if process is not None and process.exitcode is not None:
                 code = process.exitcode
                 how = f"exit code {code}"
                 if code < 0:
                     with contextlib.suppress(ValueError):
                         how = f"killed by signal {signal.Signals(-code).name}"
-                self._fail(
-                    f"worker {w} (envs {w * self.envs_per_worker}..{(w + 1) * self.envs_per_worker - 1}) "
-                    f"died ({how})"
-                )
+                self._fail(f"{self._describe(w)} died ({how})")
 
     def _wait_worker(self, w: int) -> None:
         """Block until worker ``w`` reports done, checking it is alive every ``poll_interval``."""
         done = self._done[w]
+        if _spin_acquire(done, self.spin_s):
+            return
         while not done.acquire(timeout=self.poll_interval):
             self._check_alive((w,))
 
@@ -338,7 +407,7 @@ class Multiprocessing(VecEnv):
         row = self._control[w]
         if row[STATUS] != STATUS_OK:
             message = self._read_pipe(w)
-            self._fail(f"worker {w} failed in {message}")
+            self._fail(f"{self._describe(w)} failed in {message}")
         if row[INFO_COUNT]:
             return self._read_pipe(w)
         return []
@@ -351,13 +420,13 @@ class Multiprocessing(VecEnv):
             return conn.recv()
         except EOFError:
             self._check_alive((w,))
-            self._fail(f"worker {w} closed its pipe unexpectedly")
+            self._fail(f"{self._describe(w)} closed its pipe unexpectedly")
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, cause: BaseException | None = None) -> None:
         """Free everything, then raise: a vector env with a failed worker cannot go on."""
         self.closed = True
         self._finalizer()
-        raise EnvWorkerError(message)
+        raise EnvWorkerError(message) from cause
 
     def _ready_batch(self) -> int | None:
         """A batch in flight whose workers are all done, trying batches round-robin from the last one."""
@@ -387,14 +456,36 @@ class Multiprocessing(VecEnv):
             b = self._ready_batch()
             if b is not None:
                 return b
+            if _spin_acquire(wake, self.spin_s):
+                continue
             if not wake.acquire(timeout=self.poll_interval):
                 self._check_alive()
+
+    # -- the inline worker ---------------------------------------------------------------------------------
+    def _run_inline(self, command: int, seed: int | None = None) -> None:
+        infos: list[dict[str, float]] = []
+        try:
+            if command == STEP:
+                for env in self._inline_envs:
+                    env_infos = env.step(env.actions)[4]
+                    if env_infos:
+                        infos.extend(env_infos)
+            else:
+                for i, env in enumerate(self._inline_envs):
+                    env_infos = env.reset(seed=None if seed is None else seed + i)[1]
+                    if env_infos:
+                        infos.extend(env_infos)
+        except Exception as error:
+            self._fail(f"{self._describe(0)} failed in:\n{traceback.format_exc()}", error)
+        self._inline_infos = infos
 
     # -- the API -------------------------------------------------------------------------------------------
     def _command(self, workers: Any, command: int) -> None:
         control = self._control
         go = self._res.go
         for w in workers:
+            if go[w] is None:
+                continue  # the inline worker: run by the caller after waking the others
             control[w, CMD] = command
             self._worker_done[w] = False
             go[w].release()
@@ -404,6 +495,8 @@ class Multiprocessing(VecEnv):
         for b in range(self._num_batches):
             if self._in_flight[b]:
                 for w in self._batch_workers[b]:
+                    if self._done[w] is None:
+                        continue
                     if not self._worker_done[w]:
                         self._wait_worker(w)
                         self._worker_done[w] = True
@@ -411,6 +504,8 @@ class Multiprocessing(VecEnv):
         self._control[:, SEED] = 0 if seed is None else seed
         self._control[:, HAS_SEED] = seed is not None
         self._command(range(self.num_workers), RESET)
+        if self.inline:
+            self._run_inline(RESET, seed)
         self._in_flight = [True] * self._num_batches
         self._next_batch = 0
 
@@ -419,15 +514,17 @@ class Multiprocessing(VecEnv):
             raise APIUsageError("recv() called before async_reset()")
         if self._num_batches == 1:
             b = 0
-            for w in range(self.num_workers):
+            for w in self._remote:
                 self._wait_worker(w)
         else:
             b = self._wait_any_batch()
             self._next_batch = (b + 1) % self._num_batches
         infos: list[dict[str, float]] = []
+        if self.inline and self._inline_infos:
+            infos, self._inline_infos = self._inline_infos, []
         control = self._control
         for w in self._batch_workers[b]:
-            if control[w, STATUS] != STATUS_OK or control[w, INFO_COUNT]:
+            if self._done[w] is not None and (control[w, STATUS] != STATUS_OK or control[w, INFO_COUNT]):
                 infos.extend(self._collect(w))
         self._in_flight[b] = False
         self._awaiting_send = b
@@ -446,6 +543,8 @@ class Multiprocessing(VecEnv):
         np.copyto(self._batch_views[batch].actions, actions, casting="unsafe")
         self._in_flight[batch] = True
         self._command(self._batch_workers[batch], STEP)
+        if self.inline:
+            self._run_inline(STEP)
 
     def _close(self) -> None:
         self._finalizer()

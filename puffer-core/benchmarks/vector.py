@@ -1,0 +1,171 @@
+"""Steps per second of Puffer's vector backends against gymnasium's, measured in one run.
+
+    python puffer-core/benchmarks/vector.py            # CartPole-v1 (emulated) and a cheap native env
+    python puffer-core/benchmarks/vector.py --quick    # shorter runs
+
+Each configuration steps ``--num-envs`` envs with fixed random actions for ``--seconds`` seconds, ``--repeats``
+times, interleaved so that load from other processes hits every configuration alike; the median is printed
+with ratios against the serial backend and gymnasium's ``AsyncVectorEnv`` of the same run.
+
+Targets on a 2-core machine (issue 3): with emulated CartPole-v1 and 16 envs, multiprocessing with 2
+workers >= 1.6x serial and about 8x gymnasium AsyncVectorEnv; with the cheap native env, multiprocessing
+stays close to serial (never slower, with any number of workers, is the goal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+import puffer_core
+import puffer_core.vector
+from puffer_core import PufferEnv
+
+
+class Cheap(PufferEnv):
+    """A native env that costs about a microsecond per step: measures the vectorizer's own overhead."""
+
+    def __init__(self, buf=None, seed=None):
+        self.single_observation_space = spaces.Box(-1, 1, (4,), np.float32)
+        self.single_action_space = spaces.Discrete(2)
+        self.num_agents = 1
+        super().__init__(buf)
+        self.t = 0
+
+    def reset(self, seed=None):
+        self.t = 0
+        self.observations[:] = 0
+        return self.observations, []
+
+    def step(self, actions):
+        self.t += 1
+        self.observations[0, 0] = self.t
+        self.rewards[0] = 1.0
+        done = self.t >= 200
+        self.terminals[0] = done
+        if done:
+            self.t = 0
+        return self.observations, self.rewards, self.terminals, self.truncations, []
+
+
+def _time_steps(step: Callable[[np.ndarray], object], actions: np.ndarray, seconds: float) -> float:
+    """Agent steps per second of ``step(actions)`` over about ``seconds``."""
+    for _ in range(20):  # warm up
+        step(actions)
+    steps, start = 0, time.perf_counter()
+    while True:
+        for _ in range(50):
+            step(actions)
+        steps += 50
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return steps * len(actions) / elapsed
+
+
+def puffer_case(creator, num_envs: int, backend: str, workers: int | None, start_method: str | None):
+    def run(seconds: float) -> float:
+        vec = puffer_core.vector.make(
+            creator,
+            num_envs=num_envs,
+            backend=backend,
+            num_workers=workers,
+            seed=0,
+            **({"start_method": start_method} if backend == "multiprocessing" else {}),
+        )
+        try:
+            vec.reset(0)
+            actions = np.random.default_rng(0).integers(0, 2, vec.num_agents)
+            return _time_steps(vec.step, actions, seconds)
+        finally:
+            vec.close()
+
+    return run
+
+
+def gymnasium_case(make_env, num_envs: int, asynchronous: bool):
+    def run(seconds: float) -> float:
+        fns = [make_env] * num_envs
+        envs = gymnasium.vector.AsyncVectorEnv(fns) if asynchronous else gymnasium.vector.SyncVectorEnv(fns)
+        try:
+            envs.reset(seed=0)
+            actions = np.random.default_rng(0).integers(0, 2, num_envs)
+            return _time_steps(lambda a: envs.step(a), actions, seconds)
+        finally:
+            envs.close()
+
+    return run
+
+
+class _GymCheap(gymnasium.Env):
+    """The cheap env as a plain gymnasium env, for gymnasium's vectorizers."""
+
+    observation_space = spaces.Box(-1, 1, (4,), np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(4, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        done = self.t >= 200
+        return np.array([self.t, 0, 0, 0], np.float32), 1.0, done, False, {}
+
+
+def _make_gym_cartpole():
+    return gymnasium.make("CartPole-v1")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--num-envs", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--start-method", default=None, help="multiprocessing start method (default: spawn)")
+    parser.add_argument("--quick", action="store_true", help="0.5 s per measurement, 2 repeats")
+    parser.add_argument("--only", choices=["cartpole", "cheap"], default=None)
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.repeats = 0.5, 2
+    n = args.num_envs
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, {n} envs, median of {args.repeats}")
+
+    suites = {
+        "cartpole": ("gym/CartPole-v1 (emulated)", "gym/CartPole-v1", _make_gym_cartpole),
+        "cheap": ("cheap native env", Cheap, _GymCheap),
+    }
+    for key, (title, creator, gym_make) in suites.items():
+        if args.only and key != args.only:
+            continue
+        cases: dict[str, Callable[[float], float]] = {"serial": puffer_case(creator, n, "serial", None, None)}
+        for w in args.workers:
+            if n % w == 0:
+                cases[f"multiprocessing {w}w"] = puffer_case(creator, n, "multiprocessing", w, args.start_method)
+        cases["gymnasium Sync"] = gymnasium_case(gym_make, n, asynchronous=False)
+        cases["gymnasium Async"] = gymnasium_case(gym_make, n, asynchronous=True)
+        results: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(args.repeats):
+            for name, case in cases.items():
+                results[name].append(case(args.seconds))
+        median = {name: statistics.median(values) for name, values in results.items()}
+        print(f"\n{title}")
+        print(f"  {'backend':<22}{'steps/s':>12}{'vs serial':>11}{'vs gym Async':>14}   runs")
+        for name, sps in median.items():
+            runs = " ".join(f"{v / 1000:.0f}k" for v in results[name])
+            print(
+                f"  {name:<22}{sps:>12,.0f}{sps / median['serial']:>10.2f}x"
+                f"{sps / median['gymnasium Async']:>13.2f}x   {runs}"
+            )
+
+
+if __name__ == "__main__":
+    main()
