@@ -97,8 +97,9 @@ class ActionDist:
             return logits.unflatten(-1, (len(self.nvec), self.nvec[0]))
         return list(torch.split(logits, self.nvec, dim=-1))
 
+    @torch.no_grad()
     def sample(self, params: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sample actions and their log-probabilities (no gradient needed)."""
+        """Sample actions and their log-probabilities (without gradient)."""
         if self.kind == "box":
             mean, log_std = params
             action = mean + torch.randn_like(mean) * log_std.exp()
@@ -226,16 +227,23 @@ class CNNEncoder(nn.Module):
 class StructuredEncoder(nn.Module):
     """Unflatten emulated (Dict/Tuple) observations with ``puffer_core.emulation.layout``, encode the leaves.
 
-    The flat observation is the byte image of all leaves; each leaf is viewed with its own dtype and shape,
-    cast to float and concatenated before one linear layer.
+    The flat observation is the byte image of all leaves; each leaf is viewed with its own dtype, cast to
+    float (``Discrete`` leaves one-hot) and concatenated before one linear layer.
     """
 
     def __init__(self, flat_shape: tuple[int, ...], structured_space: spaces.Space, hidden_size: int) -> None:
         super().__init__()
         from puffer_core import emulation
 
-        self.leaves = [_leaf_entry(entry) for entry in emulation.layout(structured_space)]
-        width = sum(int(np.prod(shape)) for _, _, shape, _ in self.leaves)
+        self.leaves = []
+        width = 0
+        for leaf in emulation.layout(structured_space):
+            n_classes = int(leaf.space.n) if isinstance(leaf.space, spaces.Discrete) else 0
+            dtype = torch_dtype(leaf.dtype)
+            nbytes = int(np.prod(leaf.shape)) * torch.empty((), dtype=dtype).element_size()
+            start = int(getattr(leaf.space, "start", 0)) if n_classes else 0
+            self.leaves.append((int(leaf.offset), nbytes, dtype, n_classes, start))
+            width += n_classes if n_classes else int(np.prod(leaf.shape))
         self.linear = layer_init(nn.Linear(width, hidden_size))
         self.out_size = hidden_size
 
@@ -244,10 +252,11 @@ class StructuredEncoder(nn.Module):
         if flat.dtype != torch.uint8:
             flat = flat.contiguous().view(torch.uint8)
         parts = []
-        for _, dtype, shape, offset in self.leaves:
-            nbytes = int(np.prod(shape)) * torch.empty((), dtype=dtype).element_size()
-            leaf = flat[:, offset : offset + nbytes].contiguous().view(dtype)
-            parts.append(leaf.reshape(flat.shape[0], -1).to(self.linear.weight.dtype))
+        for offset, nbytes, dtype, n_classes, start in self.leaves:
+            leaf = flat[:, offset : offset + nbytes].contiguous().view(dtype).reshape(flat.shape[0], -1)
+            if n_classes:  # a Discrete leaf is a category, not a magnitude
+                leaf = nn.functional.one_hot((leaf[:, 0] - start).long(), n_classes)
+            parts.append(leaf.to(self.linear.weight.dtype))
         return nn.functional.gelu(self.linear(torch.cat(parts, -1)))
 
 
@@ -270,16 +279,6 @@ def torch_dtype(dtype: Any) -> torch.dtype:
         return _NP_TO_TORCH[np.dtype(dtype)]
     except (KeyError, TypeError):
         raise TypeError(f"no torch dtype for observation dtype {dtype!r}") from None
-
-
-def _leaf_entry(entry: Any) -> tuple[Any, torch.dtype, tuple[int, ...], int]:
-    if isinstance(entry, dict):
-        path, dtype, shape, offset = entry["path"], entry["dtype"], entry["shape"], entry["offset"]
-    elif hasattr(entry, "offset"):
-        path, dtype, shape, offset = entry.path, entry.dtype, entry.shape, entry.offset
-    else:
-        path, dtype, shape, offset = entry
-    return path, torch_dtype(dtype), tuple(int(s) for s in shape), int(offset)
 
 
 # -- the policy -------------------------------------------------------------------------------------------
@@ -378,7 +377,7 @@ def make_policy(config: Any, vecenv: Any) -> nn.Module:
     obs_shape = tuple(obs_space.shape)
     structured = getattr(vecenv, "structured_observation_space", None)
     if pc.kind == "mlp":
-        if structured is not None:
+        if isinstance(structured, (spaces.Dict, spaces.Tuple)):
             encoder: nn.Module = StructuredEncoder(obs_shape, structured, pc.hidden_size)
         else:
             encoder = MLPEncoder(obs_shape, pc.hidden_size)

@@ -33,8 +33,8 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def weighted_mean(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """``sum(x * w) / sum(w)`` (0 when every weight is 0)."""
-    return (x * weights).sum() / weights.sum().clamp(min=1e-8)
+    """``sum(x * w) / sum(w)`` over steps with ``w > 0`` (0 when every weight is 0)."""
+    return torch.where(weights > 0, x * weights, 0.0).sum() / weights.sum().clamp(min=1e-8)
 
 
 def normalize_advantages(adv: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -89,6 +89,12 @@ def ppo_loss(
         segment_weights: ``[B]`` prioritized-replay importance weights, scaling the policy loss of each row.
         advantages: puff advantages; value targets are ``advantages + old_value``.
     """
+    # Masked steps may hold anything (a dead agent's garbage): neutralize them so nothing non-finite can
+    # leak into the weighted means or their gradients (0 * inf is NaN).
+    live = weights > 0
+    advantages = torch.where(live, advantages, 0.0)
+    old_logprob = torch.where(live, old_logprob, new_logprob.detach())
+    old_value = torch.where(live, old_value, new_value.detach().float())
     returns = advantages + old_value
     logratio = new_logprob - old_logprob
     ratio = logratio.exp()

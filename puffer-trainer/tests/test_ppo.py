@@ -1,0 +1,293 @@
+"""PPO loss terms, and the Trainer around them: masks, non-finite losses, optimizers, state round trip."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+import puffer_core
+from puffer_trainer import NonFiniteLossError, Trainer
+from puffer_trainer.config import Config, load_config
+from puffer_trainer.ppo import ppo_loss
+
+# -- the loss ---------------------------------------------------------------------------------------------
+
+
+def loss_inputs(b=4, t=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    new_logp = torch.randn(b, t, generator=g).mul(0.1).requires_grad_()
+    return dict(
+        new_logprob=new_logp,
+        entropy=torch.rand(b, t, generator=g).requires_grad_(),
+        new_value=torch.randn(b, t, generator=g).requires_grad_(),
+        old_logprob=torch.zeros(b, t),
+        old_value=torch.randn(b, t, generator=g),
+        advantages=torch.randn(b, t, generator=g),
+        weights=torch.ones(b, t),
+        segment_weights=torch.ones(b),
+        clip_coef=0.2,
+        vf_clip_coef=0.5,
+        vf_coef=0.5,
+        ent_coef=0.01,
+    )
+
+
+def test_masked_steps_do_not_change_loss_or_gradients():
+    a = loss_inputs()
+    a["weights"][:, 2] = 0
+    a["weights"][3] = 0
+    b = {
+        k: (v.detach().clone().requires_grad_(v.requires_grad) if torch.is_tensor(v) else v)
+        for k, v in a.items()
+    }
+    # Garbage where the weight is zero.
+    for key in ("advantages", "old_value", "old_logprob"):
+        b[key][:, 2] = 1e4
+        b[key][3] = -1e4
+    out_a, out_b = ppo_loss(**a), ppo_loss(**b)
+    assert torch.allclose(out_a.loss, out_b.loss, atol=1e-5)
+    out_a.loss.backward()
+    out_b.loss.backward()
+    for key in ("new_logprob", "new_value", "entropy"):
+        assert torch.allclose(a[key].grad, b[key].grad, atol=1e-6)
+        assert (a[key].grad[:, 2] == 0).all() and (a[key].grad[3] == 0).all()
+
+
+def test_policy_loss_is_clipped():
+    a = loss_inputs(b=1, t=1)
+    a["weights"] = torch.ones(1, 1)
+    a["advantages"] = torch.ones(1, 1)
+    a["norm_adv"] = False
+    # ratio = e^0.5 > 1.2 with a positive advantage: the clipped branch, no gradient to the policy.
+    a["new_logprob"] = torch.full((1, 1), 0.5, requires_grad=True)
+    out = ppo_loss(**a)
+    out.policy_loss.backward()
+    assert a["new_logprob"].grad.abs().max() == 0
+    assert out.clipfrac.item() == 1.0
+    assert out.policy_loss.item() == pytest.approx(-1.2)
+
+
+def test_value_loss_is_clipped_around_the_old_value():
+    a = loss_inputs(b=1, t=1)
+    a.update(norm_adv=False, vf_clip_coef=0.1)
+    a["old_value"] = torch.zeros(1, 1)
+    a["advantages"] = torch.full((1, 1), 1.0)  # return = 1
+    a["new_value"] = torch.full((1, 1), 2.0, requires_grad=True)
+    out = ppo_loss(**a)
+    # max((2-1)^2, (0.1-1)^2) = 1 -> 0.5
+    assert out.value_loss.item() == pytest.approx(0.5)
+
+
+def test_segment_weights_scale_the_policy_loss():
+    a = loss_inputs()
+    a["norm_adv"] = False
+    base = ppo_loss(**a).policy_loss
+    a["segment_weights"] = torch.full((4,), 3.0)
+    assert ppo_loss(**a).policy_loss.item() == pytest.approx(3 * base.item(), rel=1e-5)
+
+
+def test_advantages_are_normalized_over_live_steps_only():
+    a = loss_inputs(b=1, t=4)
+    a["advantages"] = torch.tensor([[1.0, 3.0, 100.0, 0.0]])
+    a["weights"] = torch.tensor([[1.0, 1.0, 0.0, 0.0]])
+    a["new_logprob"] = torch.zeros(1, 4, requires_grad=True)
+    out = ppo_loss(**a)
+    # live advantages 1 and 3 normalize to -1 and +1: ratio 1, so the policy loss is -mean = 0
+    assert out.policy_loss.item() == pytest.approx(0.0, abs=1e-5)
+
+
+# -- the Trainer ------------------------------------------------------------------------------------------
+
+
+def small_config(env_id="ocean/squared", **train):
+    config = load_config(env_id)
+    config.env.update({"num_envs": 16})
+    config.train.horizon = 8
+    config.train.batch_size = 16 * 8 * 2
+    config.train.minibatch_size = 64
+    config.train.total_timesteps = 10_000
+    for key, value in train.items():
+        setattr(config.train, key, value)
+    return config
+
+
+class NaNValue(torch.nn.Module):
+    """Wraps a policy; its value turns NaN once ``poison`` is set."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.poison = False
+
+    def forward(self, obs, state=None):
+        params, value, state = self.inner(obs, state)
+        if self.poison:
+            value = value * float("nan")
+        return params, value, state
+
+
+def test_non_finite_loss_raises_before_the_optimizer_step():
+    config = small_config()
+    probe = Trainer(config)
+    policy = NaNValue(probe.policy)
+    probe.close()
+    trainer = Trainer(config, policy=policy)
+    try:
+        trainer.evaluate()
+        trainer.train()
+        trainer.evaluate()
+        before = [p.detach().clone() for p in trainer.policy.parameters()]
+        policy.poison = True
+        with pytest.raises(NonFiniteLossError, match="value_loss") as info:
+            trainer.train()
+        assert info.value.term == "value_loss" and info.value.step == trainer.global_step
+        assert str(trainer.global_step) in str(info.value)
+        for old, new in zip(before, trainer.policy.parameters()):
+            assert torch.equal(old, new)
+    finally:
+        trainer.close()
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "muon"])
+def test_state_dict_round_trip(optimizer, tmp_path):
+    config = small_config(optimizer=optimizer)
+    config.policy.lstm = True
+    trainer = Trainer(config)
+    for _ in range(2):
+        trainer.evaluate()
+        trainer.train()
+    state = trainer.state_dict()
+    path = tmp_path / "state.pt"
+    torch.save(state, path)
+    loaded = torch.load(path, weights_only=True)
+    other = Trainer(config)
+    other.load_state_dict(loaded)
+    assert other.global_step == trainer.global_step and other.epoch == trainer.epoch
+    for a, b in zip(trainer.policy.state_dict().values(), other.policy.state_dict().values()):
+        assert torch.equal(a, b)
+    opt_a, opt_b = trainer.optimizer.state_dict(), other.optimizer.state_dict()
+    buf = io.BytesIO()
+    torch.save(opt_a, buf)
+    assert _tensors(opt_a) and all(torch.equal(x, y) for x, y in zip(_tensors(opt_a), _tensors(opt_b)))
+    assert other.scheduler.state_dict()["last_epoch"] == trainer.scheduler.state_dict()["last_epoch"]
+    assert other.optimizer.param_groups[0]["lr"] == pytest.approx(trainer.optimizer.param_groups[0]["lr"])
+    # Same RNG: the next random draws agree.
+    torch.set_rng_state(state["rng"]["torch"])
+    x = torch.rand(3)
+    other.load_state_dict(loaded)
+    assert torch.equal(torch.rand(3), x)
+    trainer.close()
+    other.close()
+
+
+def _tensors(obj):
+    if torch.is_tensor(obj):
+        return [obj]
+    if isinstance(obj, dict):
+        return [t for k in sorted(obj, key=str) for t in _tensors(obj[k])]
+    if isinstance(obj, (list, tuple)):
+        return [t for v in obj for t in _tensors(v)]
+    return []
+
+
+def test_mismatched_state_is_a_clear_error():
+    config = small_config()
+    trainer = Trainer(config)
+    state = trainer.state_dict()
+    config2 = small_config()
+    config2.policy.hidden_size = 32
+    other = Trainer(config2)
+    with pytest.raises(ValueError, match="policy"):
+        other.load_state_dict(state)
+    trainer.close()
+    other.close()
+
+
+def test_muon_takes_hidden_matrices_and_adam_the_rest():
+    from puffer_trainer.optim import CombinedOptimizer
+
+    config = small_config(optimizer="muon")
+    config.policy.lstm = True
+    trainer = Trainer(config)
+    assert isinstance(trainer.optimizer, CombinedOptimizer)
+    muon, adam = trainer.optimizer.optimizers
+    assert isinstance(muon, torch.optim.Muon)
+    muon_params = {id(p) for g in muon.param_groups for p in g["params"]}
+    names = {n for n, p in trainer.policy.named_parameters() if id(p) in muon_params}
+    assert names == {"lstm.weight_ih_l0", "lstm.weight_hh_l0"}
+    trainer.close()
+
+
+def test_kron_without_heavyball_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "heavyball", None)
+    with pytest.raises(ImportError, match="heavyball"):
+        Trainer(small_config(optimizer="kron"))
+
+
+def test_unknown_optimizer_and_bad_sizes_are_errors():
+    with pytest.raises(ValueError, match="optimizer"):
+        Trainer(small_config(optimizer="sgd"))
+    with pytest.raises(ValueError, match="multiple of train.horizon"):
+        Trainer(small_config(batch_size=100))
+    with pytest.raises(ValueError, match="minibatch_size"):
+        Trainer(small_config(minibatch_size=4096))
+
+
+class MaskedEnv(puffer_core.PufferEnv):
+    """4 agents; agent 2 is a padded slot (always masked) whose rewards are huge garbage."""
+
+    def __init__(self, buf=None, seed=None):
+        self.single_observation_space = spaces.Box(-1, 1, (3,), np.float32)
+        self.single_action_space = spaces.Discrete(2)
+        self.num_agents = 4
+        super().__init__(buf)
+        self.rng = np.random.default_rng(seed)
+        self.t = 0
+
+    def _fill(self):
+        self.observations[:] = self.rng.uniform(-1, 1, (4, 3))
+        self.masks[:] = True
+        self.masks[2] = False
+
+    def reset(self, seed=None):
+        self._fill()
+        return self.observations, []
+
+    def step(self, actions):
+        self.write_actions(actions)
+        self.t += 1
+        self.rewards[:] = (self.actions == 1).astype(np.float32)
+        self.rewards[2] = 1e6
+        self.terminals[:] = self.t % 10 == 0
+        self.truncations[:] = False
+        self._fill()
+        return self.observations, self.rewards, self.terminals, self.truncations, []
+
+
+def test_masked_agents_never_train():
+    import puffer_core.vector
+
+    config = Config("test/masked")
+    config.train.horizon = 8
+    config.train.batch_size = 4 * 8 * 4
+    config.train.minibatch_size = 32
+    config.train.total_timesteps = 5000
+    config.train.learning_rate = 0.01
+    vec = puffer_core.vector.make(MaskedEnv, num_envs=2, seed=0)
+    trainer = Trainer(config, vecenv=vec)
+    try:
+        for _ in range(3):
+            trainer.evaluate()
+            rows_of_padded = np.isin(trainer.buffer.row_agent, [2, 6])
+            assert rows_of_padded.any()
+            assert (trainer.buffer.weights[torch.from_numpy(rows_of_padded)] == 0).all()
+            stats = trainer.train()
+            # 1e6 rewards of the padded slot would blow the value loss up if they trained.
+            assert stats["value_loss"] < 10
+    finally:
+        vec.close()
