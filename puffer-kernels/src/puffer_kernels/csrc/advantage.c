@@ -148,7 +148,7 @@ static int pick_threads(int64_t rows, int64_t horizon, int requested) {
     int64_t n = requested;
     if (n == 0) {
         n = 1;
-#if PUFF_HAVE_PTHREADS
+#if PUFF_HAVE_PTHREADS && defined(_SC_NPROCESSORS_ONLN)
         const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         const int64_t by_size = rows * horizon / MIN_ELEMENTS_PER_THREAD;
         n = cpus > 0 ? cpus : 1;
