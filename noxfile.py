@@ -21,7 +21,7 @@ TORCH = "torch==2.13.0"
 # What each package's test session installs, in dependency order (local folders, then pip extras).
 PACKAGES: dict[str, list[str]] = {
     "puffer-core": ["./puffer-core[test]", "./examples/puffer-envs-example"],
-    "puffer-kernels": ["./puffer-kernels[test]"],
+    "puffer-kernels": [TORCH, "./puffer-kernels[test]"],
     "puffer-envs-ocean": ["./puffer-core", "./puffer-envs-ocean[test]"],
     "puffer-trainer": [TORCH, "./puffer-core", "./puffer-kernels", "./puffer-envs-ocean", "./puffer-trainer[test]"],
 }
