@@ -60,6 +60,7 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp_name, 0o644)  # mkstemp makes 0600 files; results are meant to be read by others
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
@@ -120,9 +121,14 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
+        detail = _weights_only_detail(error)
+        if "GLOBAL" in detail:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} holds objects other than tensors and plain data; it is not "
+                f"loaded, as loading would run code from the file: {detail}"
+            ) from error
         raise CheckpointError(
-            f"checkpoint {str(path)!r} holds objects other than tensors and plain data, so it is not loaded "
-            f"(only weights_only=True loads are allowed): {_first_line(error)}"
+            f"checkpoint {str(path)!r} is corrupt or truncated, or not a torch file: {detail}"
         ) from error
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError) as error:
         raise CheckpointError(
@@ -161,7 +167,7 @@ def check_compatible(state: Mapping[str, Any], trainer: Any, env_id: str, world_
             f"ranks (this run has {world_size})"
         )
     current = trainer.state_dict()
-    for key in ("model",):
+    for key in ("policy", "model"):
         if key in current and key in state:
             _compare_tensors(state[key], current[key], key)
 
@@ -228,6 +234,19 @@ def _run_env_id(run_folder: Path) -> str | None:
             return tomllib.load(handle).get("env_id")
     except (OSError, ValueError):
         return None
+
+
+def _weights_only_detail(error: BaseException) -> str:
+    """The useful line of torch's weights-only refusal (its boilerplate about torch 2.6 left out)."""
+    boilerplate = (
+        "Weights only load failed",
+        "Please file an issue",
+        "Check the documentation",
+        "In PyTorch",
+    )
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.startswith(boilerplate)]
+    return useful[0] if useful else _first_line(error)
 
 
 def _first_line(error: BaseException) -> str:

@@ -49,14 +49,16 @@ def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
             rest.append(token)
             i += 1
             continue
+        # Env kwargs are Python identifiers: --env.num-envs means num_envs, as for the typed sections.
+        name = "--" + (key.replace("-", "_") if key.startswith("env.") else key)
         if "=" in token:
-            overrides.append(token)
+            overrides.append(f"{name}={token.split('=', 1)[1]}")
             i += 1
         elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
-            overrides.append(f"{token}={argv[i + 1]}")
+            overrides.append(f"{name}={argv[i + 1]}")
             i += 2
         else:
-            overrides.append(f"{token}=true")
+            overrides.append(f"{name}=true")
             i += 1
     return rest, overrides
 

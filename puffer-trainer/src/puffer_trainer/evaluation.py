@@ -13,6 +13,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from .checkpoint import CheckpointError, load_checkpoint
 
@@ -49,9 +51,9 @@ def load_policy(checkpoint: str | os.PathLike[str], env: Any, env_id: str | None
         num_agents=env.num_agents,
     )
     policy = make_policy(config, probe)
-    weights = state.get("model")
+    weights = state.get("policy", state.get("model"))
     if not isinstance(weights, dict):
-        raise CheckpointError(f"checkpoint {str(checkpoint)!r} holds no model weights ('model' entry)")
+        raise CheckpointError(f"checkpoint {str(checkpoint)!r} holds no policy weights ('policy' entry)")
     expected = policy.state_dict()
     wrong = [
         f"{k}: checkpoint {tuple(weights[k].shape)} vs env {tuple(v.shape)}"
@@ -67,7 +69,29 @@ def load_policy(checkpoint: str | os.PathLike[str], env: Any, env_id: str | None
         )
     policy.load_state_dict(weights)
     policy.eval()
+    if isinstance(state.get("obs_norm"), dict):  # trained with normalize_obs: the policy sees normalized obs
+        from .trainer import ObsNormalizer
+
+        norm = ObsNormalizer(tuple(env.single_observation_space.shape))
+        norm.load_state_dict(state["obs_norm"])
+        policy = NormalizedPolicy(norm, policy).eval()
     return policy, config
+
+
+class NormalizedPolicy(nn.Module):
+    """A policy behind the observation normalizer it was trained with."""
+
+    def __init__(self, norm: nn.Module, policy: nn.Module) -> None:
+        super().__init__()
+        self.norm, self.policy = norm, policy
+        self.dist = getattr(policy, "dist", None)
+        self.is_recurrent = bool(getattr(policy, "is_recurrent", False))
+
+    def initial_state(self, *args: Any, **kwargs: Any) -> Any:
+        return self.policy.initial_state(*args, **kwargs)
+
+    def forward(self, obs: torch.Tensor, state: Any = None) -> Any:
+        return self.policy(self.norm(obs), state)
 
 
 def _make_env(env_id: str, env_kwargs: dict[str, Any], seed: int, render: bool) -> Any:
@@ -76,14 +100,13 @@ def _make_env(env_id: str, env_kwargs: dict[str, Any], seed: int, render: bool) 
     if render:
         try:
             return puffer_core.make(env_id, seed=seed, **{**env_kwargs, "render_mode": "rgb_array"})
-        except TypeError:  # this env takes no render_mode: its render() draws RGB by default
+        except (TypeError, ValueError):  # this env takes no render_mode: its render() draws RGB by default
             pass
     return puffer_core.make(env_id, seed=seed, **env_kwargs)
 
 
 def _greedy(dist: Any, params: Any) -> Any:
     """The most likely action: argmax per categorical, the mean for Box."""
-    import torch
 
     if dist.kind == "box":
         return params[0]
@@ -109,8 +132,6 @@ def evaluate_checkpoint(
 
     With ``render``, frames of the env's ``render()`` (RGB arrays) are saved as a GIF at that path.
     """
-    import torch
-
     from .config import Config
     from .policies import ActionDist
 
@@ -163,8 +184,8 @@ def evaluate_checkpoint(
 def _frame(env: Any) -> np.ndarray:
     try:
         frame = env.render()
-    except NotImplementedError as error:
-        raise ValueError(f"--render needs an env that renders RGB frames: {error}") from error
+    except Exception as error:  # e.g. a missing optional renderer such as pygame
+        raise ValueError(f"--render needs RGB frames; render() raised: {error}") from error
     frame = np.asarray(frame)
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[-1] not in (3, 4):
         raise ValueError(

@@ -30,10 +30,12 @@ from .logging import Sink, Snapshot, make_console_logger
 from .run_folder import RunFolder, default_run_name
 from .signals import GracefulStop
 
-__all__ = ["RunResult", "run", "train", "resolve_config"]
+__all__ = ["RunResult", "run", "train", "resolve_config", "restore"]
 
-# Trainer state entries that are identical on every rank (the rest, RNG states etc., is kept per rank).
-_SHARED_STATE = ("model", "optimizer", "scheduler", "config", "puffer", "ranks")
+#: Seconds between learning-curve redraws at periodic checkpoints (the last checkpoint always redraws).
+CURVE_EVERY_S = 60.0
+# Trainer state entries that differ between ranks (RNG states); everything else is identical on every rank.
+_PER_RANK_STATE = ("rng",)
 
 
 @dataclass
@@ -153,13 +155,7 @@ def run(
         state = load_checkpoint(resume_path) if resume_path is not None else None
         trainer = Trainer(config, vecenv=vecenv, policy=policy)
         if state is not None:
-            check_compatible(state, trainer, config.env_id, dist.world_size)
-            try:
-                trainer.load_state_dict(_rank_state(state, dist.rank))
-            except (KeyError, ValueError, RuntimeError, TypeError) as error:
-                raise CheckpointError(
-                    f"checkpoint {str(resume_path)!r} does not fit this run: {error}"
-                ) from error
+            restore(trainer, state, config.env_id, dist.world_size, dist.rank, source=resume_path)
 
         folder = _run_folder(config, resume_path)
         if dist.is_main:
@@ -232,7 +228,7 @@ class _Loop:
         self.episode: dict[str, float] = {}
         self.losses: dict[str, float] = {}
         self.last_checkpoint: Path | None = None
-        self._saved_epoch = -1
+        self._last_draw = -float("inf")
         self._episode_sums: dict[str, float] = {}
         self._episode_counts: dict[str, int] = {}
 
@@ -262,12 +258,12 @@ class _Loop:
                 self._log(now - start, start_step)
                 last_log = now
             if interval and trainer.epoch % interval == 0 and not trainer.done and not stopping:
+                # (the final checkpoint after the loop covers the last epoch)
                 self.save()
             if stopping:
                 stop.request()  # ranks that did not get the signal themselves stop too
                 break
-        if self._saved_epoch != trainer.epoch:
-            self.save()
+        self.save(final=True)
         if stop.requested:
             self.say(
                 f"stopped by {stop.signal_name} at step {trainer.global_step:,}; "
@@ -311,20 +307,36 @@ class _Loop:
         for sink in self.sinks:
             sink.log(snapshot)
 
-    def save(self) -> Path | None:
+    def save(self, final: bool = False) -> Path | None:
         """Checkpoint now (a collective under torchrun: every rank calls it, rank 0 writes)."""
         trainer = self.trainer
         state = make_checkpoint(trainer, self.config.to_dict(), self.config.env_id, self.dist.world_size)
         if self.dist.enabled:
-            own = {k: v for k, v in state.items() if k not in _SHARED_STATE}
+            own = {k: v for k, v in state.items() if k in _PER_RANK_STATE}
             ranks = distributed.gather(own, self.dist)
             state["ranks"] = ranks
         if self.dist.is_main:
             self.last_checkpoint = _write_checkpoint(state, self.folder.checkpoints, trainer.epoch)
-            if self.metrics is not None:
-                self.metrics.draw()
-        self._saved_epoch = trainer.epoch
+            if self.metrics is not None and (final or time.perf_counter() - self._last_draw >= CURVE_EVERY_S):
+                self.metrics.draw()  # the PNG costs ~0.1-1 s, so periodic redraws are rate-limited
+                self._last_draw = time.perf_counter()
         return self.last_checkpoint
+
+
+def restore(
+    trainer: Any, state: dict, env_id: str, world_size: int = 1, rank: int = 0, source: Any = "checkpoint"
+) -> None:
+    """Load a checkpoint ``state`` (from :func:`~puffer_trainer.checkpoint.load_checkpoint`) into ``trainer``.
+
+    Checks env id, rank count and tensor shapes first, so a mismatch is a :class:`CheckpointError` that says
+    what differs. The trainer continues at the saved global step with the saved optimizer, scheduler and
+    RNG states (each rank its own RNG states).
+    """
+    check_compatible(state, trainer, env_id, world_size)
+    try:
+        trainer.load_state_dict(_rank_state(state, rank))
+    except (KeyError, ValueError, RuntimeError, TypeError) as error:
+        raise CheckpointError(f"checkpoint {str(source)!r} does not fit this run: {error}") from error
 
 
 def _rank_state(state: dict, rank: int) -> dict:

@@ -34,24 +34,24 @@ def render(snapshot: Snapshot):  # -> rich renderable
     )
     bar = ProgressBar(total=1.0, completed=snapshot.progress)
 
-    split = Table(title="time split", title_style="bold", expand=True, show_header=False, box=None)
-    split.add_column("phase")
+    split = Table(expand=True, box=None, header_style="bold")
+    split.add_column("time split")
     split.add_column("share", justify="right")
     split.add_column("seconds", justify="right")
     for name, share in ordered_split(snapshot):
         seconds = snapshot.timings.get(name, max(0.0, share * snapshot.elapsed_s))
         split.add_row(name, f"{share:.0%}", f"{seconds:.1f}s")
 
-    episodes = Table(title="episodes", title_style="bold", expand=True, show_header=False, box=None)
-    episodes.add_column("stat")
-    episodes.add_column("value", justify="right")
+    episodes = Table(expand=True, box=None, header_style="bold")
+    episodes.add_column("episodes")
+    episodes.add_column("mean", justify="right")
     for name, value in sorted(snapshot.episode.items()):
         episodes.add_row(name, human(value))
     if not snapshot.episode:
         episodes.add_row(Text("no finished episode yet", style="dim"), "")
 
-    losses = Table(title="losses", title_style="bold", expand=True, show_header=False, box=None)
-    losses.add_column("loss")
+    losses = Table(expand=True, box=None, header_style="bold")
+    losses.add_column("losses")
     losses.add_column("value", justify="right")
     if snapshot.learning_rate is not None:
         losses.add_row("learning_rate", human(snapshot.learning_rate))
@@ -63,7 +63,7 @@ def render(snapshot: Snapshot):  # -> rich renderable
         body.add_column(ratio=1)
     body.add_row(split, episodes, losses)
     return Panel(
-        Group(header, bar, body),
+        Group(header, bar, Text(""), body),  # Text("") ends the bar's line
         title=f"puffer · {snapshot.run_name}",
         title_align="left",
         border_style="blue",

@@ -14,17 +14,19 @@ _TIMING_ORDER = ("env", "inference", "copy", "learn")
 
 
 def human(value: float) -> str:
-    """Compact number: 1234567 -> '1.23M', 0.000123 -> '1.23e-04'."""
+    """Compact number: 1234567 -> '1.23M', 100000 -> '100k', 3.14159 -> '3.14', 0.000123 -> '1.23e-04'."""
     value = float(value)
     magnitude = abs(value)
-    if magnitude >= 1e9:
-        return f"{value / 1e9:.2f}G"
-    if magnitude >= 1e6:
-        return f"{value / 1e6:.2f}M"
+    if magnitude != magnitude or magnitude == float("inf"):
+        return str(value)
     if magnitude >= 1e4:
-        return f"{value / 1e3:.1f}k"
+        for scale, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if magnitude >= scale * 0.9995:
+                return f"{value / scale:.3g}{unit}"
+    if magnitude >= 999.5:
+        return f"{value:.0f}"
     if magnitude == 0 or magnitude >= 0.01:
-        return f"{value:.3g}" if magnitude < 1000 else f"{value:.0f}"
+        return f"{value:.3g}"
     return f"{value:.2e}"
 
 

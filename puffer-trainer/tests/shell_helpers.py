@@ -1,0 +1,48 @@
+"""Shared by the shell tests (CLI, checkpoints, signals, eval, distributed): tiny real runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ENV_ID = "ocean/squared"
+AGENTS = 16
+HORIZON = 16
+BATCH = AGENTS * HORIZON  # one epoch = 256 agent steps
+
+#: CLI overrides for a run that takes well under a second per epoch on a busy 2-core machine.
+TINY = [
+    "--env.num-envs", str(AGENTS), "--env.size", "5",
+    "--train.horizon", str(HORIZON), "--train.batch-size", str(BATCH), "--train.minibatch-size", str(BATCH),
+    "--train.torch-threads", "1", "--train.optimizer", "adam",
+    "--run.log", "plain", "--run.log-interval-s", "0",
+]  # fmt: skip
+
+
+def tiny_kwargs(run_dir: Path, **extra):
+    """The same as :data:`TINY` for ``puffer_trainer.train(...)`` keyword overrides."""
+    kwargs = {
+        "env": {"num_envs": AGENTS, "size": 5},
+        "train__horizon": HORIZON, "train__batch_size": BATCH, "train__minibatch_size": BATCH,
+        "torch_threads": 1, "optimizer": "adam", "log": "plain", "log_interval_s": 0.0,
+        "run_dir": str(run_dir),
+    }  # fmt: skip
+    kwargs.update(extra)
+    return kwargs
+
+
+def puffer(*args: str, cwd: Path | None = None, timeout: float = 120, **popen) -> subprocess.CompletedProcess:
+    """Run ``python -m puffer_trainer ARGS`` and wait for it."""
+    return subprocess.run(
+        [sys.executable, "-m", "puffer_trainer", *args], capture_output=True, text=True, cwd=cwd,
+        timeout=timeout, env=child_env(), **popen,
+    )  # fmt: skip
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("WORLD_SIZE", None)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env

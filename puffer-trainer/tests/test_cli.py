@@ -1,0 +1,158 @@
+"""The `puffer` command line: overrides, booleans, --config files, `puffer list` with a broken plugin."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from puffer_trainer.cli import main, split_overrides
+from puffer_trainer.config import ConfigError, load_config
+
+
+def test_split_overrides_normalizes_every_form():
+    rest, overrides = split_overrides(
+        [
+            "train", "gym/CartPole-v1", "--train.learning-rate", "0.01", "--wandb", "--vec.num-envs=4",
+            "--train.ent-coef", "-0.01", "--train.compile", "--resume", "latest",
+            "--train.anneal-lr", "false", "--train.bf16",
+        ]
+    )  # fmt: skip
+    assert rest == ["train", "gym/CartPole-v1", "--wandb", "--resume", "latest"]
+    assert overrides == [
+        "--train.learning-rate=0.01",
+        "--vec.num-envs=4",
+        "--train.ent-coef=-0.01",  # a negative number is a value, not an option
+        "--train.compile=true",  # a bare flag followed by another option is true
+        "--train.anneal-lr=false",
+        "--train.bf16=true",  # a bare flag at the end is true
+    ]
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["--train.anneal-lr", "false"], False),
+        (["--train.anneal-lr=0"], False),
+        (["--train.anneal-lr", "no"], False),
+        (["--train.anneal_lr", "yes"], True),
+        (["--train.anneal-lr"], True),
+    ],
+)
+def test_booleans_parse_through_the_cli(words, expected, capsys):
+    first = "0" if expected else "true"  # the last occurrence wins
+    code = main(["train", "gym/CartPole-v1", "--print-config", "--train.anneal-lr", first, *words])
+    assert code == 0
+    config = tomllib.loads(capsys.readouterr().out)
+    assert config["train"]["anneal_lr"] is expected
+
+
+def test_print_config_layers_file_then_overrides_and_flags(tmp_path, capsys):
+    file = tmp_path / "my.toml"
+    file.write_text(
+        textwrap.dedent(
+            """
+            [train]
+            learning_rate = 0.5
+            gamma = 0.9
+            [vec]
+            num_envs = 3
+            """
+        )
+    )
+    code = main(
+        ["train", "gym/CartPole-v1", "--config", str(file), "--train.learning-rate", "0.01", "--wandb",
+         "--resume", "latest", "--log", "plain", "--print-config"]
+    )  # fmt: skip
+    assert code == 0
+    config = tomllib.loads(capsys.readouterr().out)
+    assert config["env_id"] == "gym/CartPole-v1"
+    assert config["train"]["learning_rate"] == 0.01  # the override beats the file
+    assert config["train"]["gamma"] == 0.9  # the file beats the defaults
+    assert config["vec"]["num_envs"] == 3
+    assert config["run"]["wandb"] is True
+    assert config["run"]["resume"] == "latest" and config["run"]["log"] == "plain"
+    # The printed config is itself a valid --config file that resolves to the same values.
+    again = tmp_path / "again.toml"
+    again.write_text(tomllib_dump_roundtrip(config))
+    assert load_config("gym/CartPole-v1", again).to_dict()["train"] == config["train"]
+
+
+def tomllib_dump_roundtrip(config: dict) -> str:
+    from puffer_trainer.run_folder import to_toml
+
+    return to_toml(config)
+
+
+def test_env_registered_defaults_are_the_base(capsys):
+    code = main(["train", "ocean/squared", "--print-config"])
+    assert code == 0
+    config = tomllib.loads(capsys.readouterr().out)
+    import puffer_core
+
+    train_config = puffer_core.spec("ocean/squared").train_config or {}
+    for key, value in train_config.get("train", {}).items():
+        assert config["train"][key] == value
+
+
+def test_unknown_override_is_a_clear_error(capsys):
+    code = main(["train", "gym/CartPole-v1", "--train.learning-rat", "0.1", "--print-config"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "learning_rat" in err and "learning_rate" in err and "Traceback" not in err
+
+
+def test_bad_boolean_and_unknown_env_are_clear_errors(capsys):
+    assert main(["train", "gym/CartPole-v1", "--train.anneal-lr", "maybe", "--print-config"]) == 2
+    assert "anneal_lr" in capsys.readouterr().err
+    assert main(["train", "ocean/squarred", "--print-config"]) == 2
+    assert "ocean/squared" in capsys.readouterr().err  # the close match is suggested
+    with pytest.raises(ConfigError):
+        load_config("gym/CartPole-v1", overrides=["--nosection", "1"])
+
+
+def test_list_shows_envs_and_broken_plugins(tmp_path):
+    """A plugin whose module fails to import is listed with its error, and the others still show."""
+    dist = tmp_path / "broken_puffer_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-puffer-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[puffer.envs]\nbroken_thing = broken_puffer_plugin_mod\n")
+    (tmp_path / "broken_puffer_plugin_mod.py").write_text("raise RuntimeError('plugin exploded')")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "puffer_trainer", "list"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "ocean/squared" in proc.stdout
+    assert "1 plugin(s) failed to load" in proc.stdout
+    assert "broken_thing" in proc.stdout and "plugin exploded" in proc.stdout
+
+
+def test_list_takes_no_overrides(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["list", "--train.learning-rate", "1"])
+    assert info.value.code == 2
+
+
+def test_importing_has_no_side_effects():
+    """Importing the CLI and run modules installs no signal handler and parses no argv."""
+    code = (
+        "import signal, sys\n"
+        "before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}\n"
+        "sys.argv = ['x', '--bogus']\n"
+        "import puffer_trainer, puffer_trainer.cli, puffer_trainer.run, puffer_trainer.distributed\n"
+        "import puffer_trainer.logging.dashboard, puffer_trainer.checkpoint, puffer_trainer.autotune\n"
+        "after = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}\n"
+        "assert before == after, (before, after)\n"
+        "import matplotlib; assert 'matplotlib.pyplot' not in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,114 @@
+"""What users see: plain log lines, the rich dashboard, metrics JSONL and the learning-curve PNG."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+
+import pytest
+
+from puffer_trainer.logging import Snapshot, make_console_logger
+from puffer_trainer.logging.dashboard import Dashboard
+from puffer_trainer.logging.metrics import MetricsWriter, plot_curve, read_metrics
+from puffer_trainer.logging.plain import PlainLogger, format_line
+from puffer_trainer.logging.wandb import choose_mode
+
+
+def snapshot(step: int = 12_288, **episode: float) -> Snapshot:
+    return Snapshot(
+        env_id="ocean/squared", run_name="test_run", global_step=step, total_timesteps=100_000, epoch=3,
+        elapsed_s=10.0, sps=4_120.0, timings={"env": 4.0, "inference": 3.0, "copy": 0.5, "learn": 2.0},
+        episode=episode or {"episode_return": 22.5, "episode_length": 40.0},
+        losses={"policy_loss": 0.01, "value_loss": 0.5, "entropy": 1.2, "learning_rate": 3e-4},
+    )  # fmt: skip
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_auto_mode_picks_plain_off_a_terminal_and_dashboard_on_one():
+    assert isinstance(make_console_logger("auto", io.StringIO()), PlainLogger)
+    assert isinstance(make_console_logger("auto", FakeTTY()), Dashboard)
+    assert isinstance(make_console_logger("plain", FakeTTY()), PlainLogger)
+    with pytest.raises(ValueError, match="run.log"):
+        make_console_logger("fancy", io.StringIO())
+
+
+def test_plain_line_has_progress_losses_and_time_split():
+    line = format_line(snapshot())
+    for part in ("step 12.3k/100k (12%)", "epoch 3", "sps 4120", "episode_return 22.5", "policy_loss 0.01",
+                 "lr 3.00e-04", "env 40%", "inference 30%", "learn 20%", "copy 5%", "other 5%"):  # fmt: skip
+        assert part in line, (part, line)
+    stream = io.StringIO()
+    logger = PlainLogger(stream)
+    logger.log(snapshot())
+    logger.message("hello")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("[puffer] step") and lines[1] == "[puffer] hello"
+    assert "\x1b[" not in stream.getvalue()  # no terminal control codes in files/CI logs
+
+
+def test_dashboard_draws_every_section():
+    stream = FakeTTY()
+    dashboard = Dashboard(stream)
+    dashboard.console.width = 140
+    dashboard.log(snapshot())
+    dashboard.message("checkpoint saved")
+    dashboard.close()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
+    for part in ("ocean/squared", "SPS", "epoch 3", "time split", "inference", "episodes", "episode_return",
+                 "losses", "policy_loss", "learning_rate", "test_run"):  # fmt: skip
+        assert part in text, part
+
+
+def test_metrics_jsonl_and_curve_png(tmp_path):
+    writer = MetricsWriter(tmp_path / "metrics.jsonl", tmp_path / "curve.png")
+    for step in range(1, 6):
+        writer.log(snapshot(step * 1000, episode_return=float(step), score=step / 10))
+    writer.log(snapshot(6000, episode_return=float("nan")))
+    path = writer.draw()
+    writer.close()
+    records = read_metrics(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in records] == [1000, 2000, 3000, 4000, 5000, 6000]
+    assert records[2]["episode/episode_return"] == 3.0 and records[2]["loss/policy_loss"] == 0.01
+    assert records[2]["time/env"] == 4.0 and records[2]["sps"] == 4120.0
+    assert records[-1]["episode/episode_return"] is None  # non-finite values stay valid JSON
+    for line in (tmp_path / "metrics.jsonl").read_text().splitlines():
+        json.loads(line)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000
+    # A resumed run appends to the same file.
+    again = MetricsWriter(tmp_path / "metrics.jsonl")
+    again.log(snapshot(7000))
+    again.close()
+    assert len(read_metrics(tmp_path / "metrics.jsonl")) == 7
+
+
+def test_curve_without_episodes_and_torn_last_line(tmp_path):
+    (tmp_path / "m.jsonl").write_text('{"step": 1, "sps": 10}\n{"step": 2, "sp')
+    records = read_metrics(tmp_path / "m.jsonl")
+    assert records == [{"step": 1, "sps": 10}]
+    plot_curve(records, tmp_path / "c.png")
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    assert "matplotlib.pyplot" not in sys.modules  # drawn without pyplot or a global backend switch
+
+
+def test_wandb_mode_is_offline_without_credentials(tmp_path):
+    assert choose_mode({"NETRC": str(tmp_path / "none")}) == "offline"
+    assert choose_mode({"WANDB_API_KEY": "x", "NETRC": str(tmp_path / "none")}) == "online"
+    assert choose_mode({"WANDB_MODE": "disabled"}) == "disabled"
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine api.wandb.ai\n  login user\n  password key\n")
+    assert choose_mode({"NETRC": str(netrc)}) == "online"
+
+
+def test_wandb_missing_is_a_clear_error(monkeypatch, tmp_path):
+    from puffer_trainer.logging.wandb import WandbLogger
+
+    monkeypatch.setitem(sys.modules, "wandb", None)  # makes `import wandb` fail like an absent package
+    with pytest.raises(ImportError, match=r"puffer-trainer\[wandb\]"):
+        WandbLogger("puffer", "run", {}, tmp_path)
