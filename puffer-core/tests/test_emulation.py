@@ -54,7 +54,7 @@ leaf_spaces = st.one_of(
 
 
 def containers(children):
-    keys = st.text("abcdefgh", min_size=1, max_size=3)
+    keys = st.text("abcd.", min_size=1, max_size=3)  # "." makes joined names collide
     return st.one_of(
         st.dictionaries(keys, children, min_size=1, max_size=3).map(spaces.Dict),
         st.lists(children, min_size=1, max_size=3).map(lambda xs: spaces.Tuple(tuple(xs))),
@@ -205,6 +205,14 @@ def test_layout_offsets_are_packed_in_key_order():
         (("seen", 1), np.dtype(np.uint8), (2, 2), 19),
     ]
     assert flatten_space(space) == spaces.Box(0, 255, (23,), np.uint8)
+
+
+def test_keys_that_join_to_the_same_name_still_get_their_own_fields():
+    space = spaces.Dict({"a.b": spaces.Discrete(2), "a": spaces.Dict({"b": spaces.Discrete(3)})})
+    assert len({leaf.name for leaf in layout(space)}) == 2
+    value = {"a.b": 1, "a": {"b": 2}}
+    out = unflatten(flatten(value, space), space)
+    assert out["a.b"] == 1 and out["a"]["b"] == 2
 
 
 def test_shared_dtype_flattens_to_a_flat_array_with_bounds():

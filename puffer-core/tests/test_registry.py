@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import subprocess
 import sys
 import textwrap
 import types
@@ -84,6 +85,21 @@ def puffer_env_specs():
 
 
 # -- discovery ---------------------------------------------------------------------------------------------
+def test_importing_puffer_core_scans_and_imports_nothing_heavy():
+    code = (
+        "import sys, importlib.metadata as m\n"
+        "calls = []\n"
+        "real = m.entry_points\n"
+        "m.entry_points = lambda **kw: calls.append(kw) or real(**kw)\n"
+        "import puffer_core, puffer_core.emulation\n"
+        "assert calls == [], calls\n"
+        "assert 'pettingzoo' not in sys.modules\n"
+        "assert not [name for name in sys.modules if name.startswith('puffer_envs')]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+
 def test_plugins_are_found_through_entry_points(plugin_dir, fake_entry_points):
     calls = fake_entry_points({"toys": plugin_dir("toys_plugin", GOOD)})
     registry = Registry()

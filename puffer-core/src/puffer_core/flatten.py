@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -76,6 +76,8 @@ class Leaf:
         dtype: numpy dtype of the stored values (the space's dtype; ``int64`` for ``Discrete``).
         shape: shape of one value (``()`` for ``Discrete``).
         offset: byte offset of the leaf inside one agent's record.
+        name: the leaf's field name in :func:`structured_dtype`: its path joined by ``.`` (``"value"`` for a
+            bare leaf), prefixed with the leaf's index where two paths would join to the same name.
     """
 
     path: Path
@@ -83,6 +85,7 @@ class Leaf:
     dtype: np.dtype
     shape: tuple[int, ...]
     offset: int
+    name: str = ""
 
     @property
     def size(self) -> int:
@@ -92,11 +95,6 @@ class Leaf:
     @property
     def nbytes(self) -> int:
         return self.size * self.dtype.itemsize
-
-    @property
-    def name(self) -> str:
-        """The leaf's field name in :func:`structured_dtype` (its path joined by ``.``)."""
-        return ".".join(str(p) for p in self.path) or "value"
 
 
 def _leaves(space: spaces.Space, path: Path = ()) -> list[tuple[Path, spaces.Space]]:
@@ -135,11 +133,13 @@ def layout(space: spaces.Space) -> list[Leaf]:
             raise TypeError(
                 f"cannot flatten leaf {path} of dtype {dtype}: expected a bool, int or float dtype"
             )
-        leaf = Leaf(path, leaf_space, dtype, shape, offset)
+        leaf = Leaf(path, leaf_space, dtype, shape, offset, ".".join(str(p) for p in path) or "value")
         table.append(leaf)
         offset += leaf.nbytes
     if not table:
         raise ValueError(f"cannot flatten {space}: it has no leaves")
+    if len({leaf.name for leaf in table}) < len(table):  # e.g. keys "a.b" and "a" -> "b"
+        table = [replace(leaf, name=f"{i}:{leaf.name}") for i, leaf in enumerate(table)]
     return table
 
 
