@@ -325,7 +325,7 @@ class Multiprocessing(VecEnv):
                 self._collect(w)
         except BaseException:
             self.closed = True
-            self._finalizer()
+            self._close()
             raise
         self._processes = [p for p in self._res.processes if p is not None]
         # Per batch: which workers, and views of its agent slots.
@@ -425,7 +425,7 @@ class Multiprocessing(VecEnv):
     def _fail(self, message: str, cause: BaseException | None = None) -> None:
         """Free everything, then raise: a vector env with a failed worker cannot go on."""
         self.closed = True
-        self._finalizer()
+        self._close()
         raise EnvWorkerError(message) from cause
 
     def _ready_batch(self) -> int | None:
@@ -548,3 +548,5 @@ class Multiprocessing(VecEnv):
 
     def _close(self) -> None:
         self._finalizer()
+        # With spawn/forkserver, semaphores are named files in /dev/shm until their last reference goes.
+        self._done, self._wake = [], None
