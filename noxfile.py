@@ -26,6 +26,9 @@ PACKAGES: dict[str, list[str]] = {
     "puffer-trainer": [TORCH, "./puffer-core", "./puffer-kernels", "./puffer-envs-ocean", "./puffer-trainer[test]"],
 }
 
+# Tests that belong to a package's session but live outside its folder.
+EXTRA_TEST_PATHS: dict[str, list[str]] = {"puffer-core": ["examples/puffer-envs-example/tests"]}
+
 
 def install(session: nox.Session, *requirements: str) -> None:
     session.install(*requirements, env={"PIP_DISABLE_PIP_VERSION_CHECK": "1"})
@@ -37,7 +40,8 @@ def tests(session: nox.Session, package: str) -> None:
     """Run one package's test suite against wheels built from the local folders."""
     install(session, "pytest>=8", *PACKAGES[package])
     # pytest exits 5 when it collects nothing: nox treats any non-zero exit as a failure, as we want.
-    session.run("pytest", "-q", "-p", "no:cacheprovider", f"{package}/tests", *session.posargs)
+    paths = [f"{package}/tests", *EXTRA_TEST_PATHS.get(package, [])]
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs)
 
 
 @nox.session
