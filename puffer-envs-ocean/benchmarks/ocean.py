@@ -1,0 +1,153 @@
+"""Ocean throughput: agent-steps per second per env, one core and all cores, and cartpole vs gymnasium.
+
+Run: ``python benchmarks/ocean.py [--seconds 2] [--envs squared,pong] [--no-multiprocessing]``.
+
+* ``direct``: one env object with ``--num-envs`` (1024) instances, ``env.step(env.actions)`` in a loop, on one
+  core: the C loop plus the per-call Python overhead.
+* ``serial``: the same through ``puffer_core.vector.make(..., backend="serial")`` (what the trainer uses).
+* ``multiproc``: one env object per core through ``backend="multiprocessing"``.
+* ``cartpole / gymnasium``: ``ocean/cartpole`` (direct) over gymnasium ``CartPole-v1`` in ``SyncVectorEnv``,
+  both measured in this run on this machine.
+
+Actions are random (a pool drawn before timing). Targets are the issue's single-core figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Callable
+
+import numpy as np
+import puffer_core
+
+from puffer_envs_ocean.plugin import ENV_MODULES
+
+#: single-core agent-steps/s targets from the issue (1024 envs per call)
+TARGETS = {
+    "squared": 40e6,
+    "pong": 25e6,
+    "cartpole": 15e6,
+    "tetris": 3e6,
+    "breakout": 1.7e6,
+    "snake": 1e6,
+}
+GYM_RATIO_TARGET = 300.0
+
+
+def action_pool(space, shape: tuple[int, ...], count: int = 64, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    high = space.n if hasattr(space, "n") else space.nvec
+    return [rng.integers(0, high, size=shape, dtype=np.int32) for _ in range(count)]
+
+
+def timed(step: Callable[[int], None], agents: int, seconds: float) -> float:
+    """Agent-steps per second of ``step(i)`` over about ``seconds`` (after a short warm-up)."""
+    for i in range(20):
+        step(i)
+    calls, start = 0, time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(50):
+            step(calls)
+            calls += 1
+        now = time.perf_counter()
+        if now >= deadline:
+            return calls * agents / (now - start)
+
+
+def bench_direct(name: str, num_envs: int, seconds: float) -> float:
+    env = puffer_core.make(f"ocean/{name}", num_envs=num_envs, seed=0)
+    env.reset()
+    pool = action_pool(env.single_action_space, env.actions.shape)
+    actions = env.actions
+
+    def step(i: int) -> None:
+        actions[...] = pool[i & 63]
+        env.step(actions)
+
+    try:
+        return timed(step, env.num_agents, seconds)
+    finally:
+        env.close()
+
+
+def bench_vector(name: str, num_envs: int, seconds: float, backend: str, copies: int) -> float:
+    import puffer_core.vector
+
+    vec = puffer_core.vector.make(
+        f"ocean/{name}", num_envs=copies, backend=backend, seed=0, env_kwargs={"num_envs": num_envs}
+    )
+    try:
+        vec.reset(seed=0)
+        pool = action_pool(vec.single_action_space, (vec.num_agents, *vec.single_action_space.shape))
+        return timed(lambda i: vec.step(pool[i & 63]), vec.num_agents, seconds)
+    finally:
+        vec.close()
+
+
+def bench_gymnasium_cartpole(num_envs: int, seconds: float) -> float:
+    import gymnasium
+
+    vec = gymnasium.vector.SyncVectorEnv([lambda: gymnasium.make("CartPole-v1") for _ in range(num_envs)])
+    vec.reset(seed=0)
+    pool = action_pool(vec.single_action_space, (num_envs,))
+    try:
+        return timed(lambda i: vec.step(pool[i & 63].astype(np.int64)), num_envs, seconds)
+    finally:
+        vec.close()
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value / 1e6:.2f}M" if value >= 1e5 else f"{value / 1e3:.1f}k"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--num-envs", type=int, default=1024, help="instances per env object (per call)")
+    parser.add_argument("--envs", default=",".join(ENV_MODULES), help="comma-separated env names")
+    parser.add_argument("--no-multiprocessing", action="store_true", help="skip the all-cores column")
+    parser.add_argument("--no-serial", action="store_true", help="skip the serial-vectorizer column")
+    parser.add_argument("--gym-envs", type=int, default=16, help="CartPole-v1 copies in SyncVectorEnv")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    names = [n for n in args.envs.split(",") if n]
+    unknown = sorted(set(names) - set(ENV_MODULES))
+    if unknown:
+        parser.error(f"unknown env(s) {unknown}; choose from {list(ENV_MODULES)}")
+
+    rows = {}
+    print(f"{'env':<10} {'direct':>9} {'serial':>9} {f'multiproc x{cores}':>15} {'target':>8}  verdict")
+    for name in names:
+        direct = bench_direct(name, args.num_envs, args.seconds)
+        serial = None if args.no_serial else bench_vector(name, args.num_envs, args.seconds, "serial", 1)
+        multi = None
+        if not args.no_multiprocessing and cores > 1:
+            multi = bench_vector(name, args.num_envs, args.seconds, "multiprocessing", cores)
+        target = TARGETS.get(name)
+        verdict = "-" if target is None else ("ok" if direct >= target else "BELOW")
+        rows[name] = {"direct": direct, "serial": serial, "multiprocessing": multi, "target": target}
+        print(f"{name:<10} {fmt(direct):>9} {fmt(serial):>9} {fmt(multi):>15} {fmt(target):>8}  {verdict}")
+
+    if "cartpole" in names:
+        gym = bench_gymnasium_cartpole(args.gym_envs, args.seconds)
+        ratio = rows["cartpole"]["direct"] / gym
+        verdict = "ok" if ratio >= GYM_RATIO_TARGET else "BELOW"
+        print(
+            f"\ncartpole / gymnasium CartPole-v1 SyncVectorEnv({args.gym_envs}): {fmt(rows['cartpole']['direct'])}"
+            f" / {fmt(gym)} = {ratio:.0f}x (target {GYM_RATIO_TARGET:.0f}x) {verdict}"
+        )
+        rows["gymnasium_cartpole"] = {"sync_vector_env": gym, "ratio": ratio}
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"cores": cores, "num_envs": args.num_envs, "results": rows}, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
