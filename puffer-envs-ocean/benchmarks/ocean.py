@@ -9,7 +9,8 @@ Run: ``python benchmarks/ocean.py [--seconds 2] [--envs squared,pong] [--no-mult
 * ``cartpole / gymnasium``: ``ocean/cartpole`` (direct) over gymnasium ``CartPole-v1`` in ``SyncVectorEnv``,
   both measured in this run on this machine.
 
-Actions are random (a pool drawn before timing). Targets are the issue's single-core figures.
+Actions are random (a pool drawn before timing). Each figure is the best of three windows (other jobs on a
+shared machine only slow a window down). Targets are the issue's single-core figures.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import puffer_core
 
+import puffer_core
 from puffer_envs_ocean.plugin import ENV_MODULES
 
 #: single-core agent-steps/s targets from the issue (1024 envs per call)
@@ -43,19 +44,26 @@ def action_pool(space, shape: tuple[int, ...], count: int = 64, seed: int = 0) -
     return [rng.integers(0, high, size=shape, dtype=np.int32) for _ in range(count)]
 
 
-def timed(step: Callable[[int], None], agents: int, seconds: float) -> float:
-    """Agent-steps per second of ``step(i)`` over about ``seconds`` (after a short warm-up)."""
+def timed(step: Callable[[int], None], agents: int, seconds: float, windows: int = 3) -> float:
+    """Agent-steps per second of ``step(i)``: the best of ``windows`` windows sharing ``seconds``.
+
+    The best window, not the mean, because on a shared machine other jobs only ever slow a window down.
+    """
     for i in range(20):
         step(i)
-    calls, start = 0, time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(50):
-            step(calls)
-            calls += 1
-        now = time.perf_counter()
-        if now >= deadline:
-            return calls * agents / (now - start)
+    best, calls = 0.0, 0
+    for _ in range(windows):
+        start = time.perf_counter()
+        deadline, first = start + seconds / windows, calls
+        while True:
+            for _ in range(25):
+                step(calls)
+                calls += 1
+            now = time.perf_counter()
+            if now >= deadline:
+                break
+        best = max(best, (calls - first) * agents / (now - start))
+    return best
 
 
 def bench_direct(name: str, num_envs: int, seconds: float) -> float:
@@ -139,9 +147,10 @@ def main() -> None:
         gym = bench_gymnasium_cartpole(args.gym_envs, args.seconds)
         ratio = rows["cartpole"]["direct"] / gym
         verdict = "ok" if ratio >= GYM_RATIO_TARGET else "BELOW"
+        ocean = fmt(rows["cartpole"]["direct"])
         print(
-            f"\ncartpole / gymnasium CartPole-v1 SyncVectorEnv({args.gym_envs}): {fmt(rows['cartpole']['direct'])}"
-            f" / {fmt(gym)} = {ratio:.0f}x (target {GYM_RATIO_TARGET:.0f}x) {verdict}"
+            f"\ncartpole / gymnasium CartPole-v1 SyncVectorEnv({args.gym_envs}): {ocean} / {fmt(gym)}"
+            f" = {ratio:.0f}x (target {GYM_RATIO_TARGET:.0f}x) {verdict}"
         )
         rows["gymnasium_cartpole"] = {"sync_vector_env": gym, "ratio": ratio}
     if args.json:
