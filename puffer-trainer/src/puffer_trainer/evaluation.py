@@ -138,6 +138,10 @@ def evaluate_checkpoint(
     if episodes < 1 or max_steps < 1:
         raise ValueError(f"episodes and max_steps must be >= 1, got {episodes} and {max_steps}")
     config = Config.from_dict(load_checkpoint(checkpoint)["config"])
+    if config.env_id != env_id:
+        raise CheckpointError(
+            f"checkpoint {str(checkpoint)!r} was trained on {config.env_id!r}, not {env_id!r}"
+        )
     env_kwargs = {**config.env, **(env_overrides or {})}
     env = _make_env(env_id, env_kwargs, seed, render is not None)
     frames: list[np.ndarray] = []

@@ -19,6 +19,8 @@ def human(value: float) -> str:
     magnitude = abs(value)
     if magnitude != magnitude or magnitude == float("inf"):
         return str(value)
+    if magnitude >= 1e15:
+        return f"{value:.2e}"
     if magnitude >= 1e4:
         for scale, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
             if magnitude >= scale * 0.9995:
