@@ -111,8 +111,8 @@ static void pg_hit(Pong *p, float paddle_y, float face_x, float direction) {
 
 /* One frame; returns the reward of the frame. */
 static float pg_frame(Pong *p, int action) {
-    if (action == 1) p->paddle_y = pg_move(p->paddle_y, -PONG_PADDLE_SPEED);
-    if (action == 2) p->paddle_y = pg_move(p->paddle_y, PONG_PADDLE_SPEED);
+    /* branch-free: random actions would make an if per action mispredict a third of the time */
+    p->paddle_y = pg_move(p->paddle_y, PONG_PADDLE_SPEED * (float)((action == 2) - (action == 1)));
     float gap = p->by - p->opp_y;
     p->opp_y = pg_move(p->opp_y, ocean_clampf(gap, -p->opp_speed, p->opp_speed));
 
