@@ -1,4 +1,4 @@
-"""Build the sanitizer harness and run a short fuzz of every env (the nox ``sanitize`` session runs 10^6 steps)."""
+"""Build the sanitizer harness and fuzz every env briefly (the nox ``sanitize`` session runs 10^6 steps)."""
 
 import os
 import shutil
@@ -15,7 +15,8 @@ def fuzzer(tmp_path_factory):
     if not (shutil.which("cmake") and (shutil.which("cc") or shutil.which("gcc"))):
         pytest.skip("cmake and a C compiler are needed to build the harness")
     build = tmp_path_factory.mktemp("ocean-sanitize")
-    configure = ["cmake", "-S", str(PACKAGE), "-B", str(build), "-DOCEAN_SANITIZE=ON", "-DCMAKE_BUILD_TYPE=Debug"]
+    configure = ["cmake", "-S", str(PACKAGE), "-B", str(build), "-DOCEAN_SANITIZE=ON"]
+    configure.append("-DCMAKE_BUILD_TYPE=Debug")
     if shutil.which("ninja"):
         configure += ["-G", "Ninja"]
     subprocess.run(configure, check=True, capture_output=True)
