@@ -123,6 +123,7 @@ def main() -> None:
     parser.add_argument("--no-serial", action="store_true", help="skip the serial-vectorizer column")
     parser.add_argument("--gym-envs", type=int, default=16, help="CartPole-v1 copies in SyncVectorEnv")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--markdown", action="store_true", help="also print a markdown table")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     names = [n for n in args.envs.split(",") if n]
@@ -153,6 +154,19 @@ def main() -> None:
             f" = {ratio:.0f}x (target {GYM_RATIO_TARGET:.0f}x) {verdict}"
         )
         rows["gymnasium_cartpole"] = {"sync_vector_env": gym, "ratio": ratio}
+    if args.markdown:
+        print(f"\n| env | direct (1 core) | serial vec (1 core) | multiprocessing x{cores} | target |")
+        print("|---|---:|---:|---:|---:|")
+        for name in names:
+            row = rows[name]
+            cells = [fmt(row[k]) for k in ("direct", "serial", "multiprocessing", "target")]
+            print(f"| {name} | " + " | ".join(cells) + " |")
+        if "gymnasium_cartpole" in rows:
+            g = rows["gymnasium_cartpole"]
+            print(
+                f"\nocean/cartpole vs gymnasium CartPole-v1 in SyncVectorEnv({args.gym_envs}), same run: "
+                f"{fmt(rows['cartpole']['direct'])} / {fmt(g['sync_vector_env'])} = **{g['ratio']:.0f}x**"
+            )
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"cores": cores, "num_envs": args.num_envs, "results": rows}, handle, indent=2)
