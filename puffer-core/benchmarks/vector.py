@@ -3,9 +3,11 @@
     python puffer-core/benchmarks/vector.py            # CartPole-v1 (emulated) and a cheap native env
     python puffer-core/benchmarks/vector.py --quick    # shorter runs
 
-Each configuration steps ``--num-envs`` envs with fixed random actions for ``--seconds`` seconds, ``--repeats``
-times, interleaved so that load from other processes hits every configuration alike; the median is printed
-with ratios against the serial backend and gymnasium's ``AsyncVectorEnv`` of the same run.
+Each configuration steps ``--num-envs`` envs with fixed random actions for ``--seconds`` seconds,
+``--repeats`` times, interleaved so that load from other processes hits every configuration alike. The
+median is printed with ratios against the serial backend and gymnasium's ``AsyncVectorEnv`` of the same
+run, and the CPU time (main process plus workers) per agent step, which shows the vectorizer's overhead
+even on a busy machine.
 
 Targets on a 2-core machine (issue 3): with emulated CartPole-v1 and 16 envs, multiprocessing with 2
 workers >= 1.6x serial and about 8x gymnasium AsyncVectorEnv; with the cheap native env, multiprocessing
@@ -69,20 +71,62 @@ def _time_steps(step: Callable[[np.ndarray], object], actions: np.ndarray, secon
             return steps * len(actions) / elapsed
 
 
-def puffer_case(creator, num_envs: int, backend: str, workers: int | None, start_method: str | None):
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of ``pids`` (Linux /proc); 0 where unavailable."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return 0.0
+    return total
+
+
+#: CPU microseconds per agent step of the last puffer case, over the main process and its workers.
+CPU_US: dict[str, float] = {}
+
+
+def puffer_case(
+    name: str,
+    creator,
+    num_envs: int,
+    backend: str,
+    workers: int | None,
+    start_method: str | None,
+    batch_size: int | None = None,
+):
     def run(seconds: float) -> float:
         vec = puffer_core.vector.make(
             creator,
             num_envs=num_envs,
             backend=backend,
             num_workers=workers,
+            batch_size=batch_size,
             seed=0,
             **({"start_method": start_method} if backend == "multiprocessing" else {}),
         )
         try:
-            vec.reset(0)
-            actions = np.random.default_rng(0).integers(0, 2, vec.num_agents)
-            return _time_steps(vec.step, actions, seconds)
+            pids = [os.getpid()] + [p.pid for p in getattr(vec, "_processes", [])]
+            actions = np.random.default_rng(0).integers(0, 2, vec.agents_per_batch)
+            if vec.batch_size == vec.num_envs:
+                vec.reset(0)
+                step = vec.step
+            else:  # async: each recv/send pair advances one batch while the other batches step
+                vec.async_reset(0)
+                vec.recv()
+
+                def step(a: np.ndarray) -> None:
+                    vec.send(a)
+                    vec.recv()
+
+            cpu = _cpu_seconds(pids)
+            start = time.perf_counter()
+            sps = _time_steps(step, actions, seconds)
+            steps = sps * (time.perf_counter() - start)
+            CPU_US.setdefault(name, []).append((_cpu_seconds(pids) - cpu) / steps * 1e6)
+            return sps
         finally:
             vec.close()
 
@@ -146,10 +190,16 @@ def main() -> None:
     for key, (title, creator, gym_make) in suites.items():
         if args.only and key != args.only:
             continue
-        cases: dict[str, Callable[[float], float]] = {"serial": puffer_case(creator, n, "serial", None, None)}
+        cases: dict[str, Callable[[float], float]] = {
+            "serial": puffer_case("serial", creator, n, "serial", None, None)
+        }
         for w in args.workers:
             if n % w == 0:
-                cases[f"multiprocessing {w}w"] = puffer_case(creator, n, "multiprocessing", w, args.start_method)
+                name = f"multiprocessing {w}w"
+                cases[name] = puffer_case(name, creator, n, "multiprocessing", w, args.start_method)
+        if n % 4 == 0:
+            name = "mp 4w async batch/2"
+            cases[name] = puffer_case(name, creator, n, "multiprocessing", 4, args.start_method, n // 2)
         cases["gymnasium Sync"] = gymnasium_case(gym_make, n, asynchronous=False)
         cases["gymnasium Async"] = gymnasium_case(gym_make, n, asynchronous=True)
         results: dict[str, list[float]] = {name: [] for name in cases}
@@ -158,13 +208,17 @@ def main() -> None:
                 results[name].append(case(args.seconds))
         median = {name: statistics.median(values) for name, values in results.items()}
         print(f"\n{title}")
-        print(f"  {'backend':<22}{'steps/s':>12}{'vs serial':>11}{'vs gym Async':>14}   runs")
+        print(
+            f"  {'backend':<22}{'steps/s':>12}{'vs serial':>11}{'vs gym Async':>14}{'CPU us/step':>13}   runs"
+        )
         for name, sps in median.items():
             runs = " ".join(f"{v / 1000:.0f}k" for v in results[name])
+            cpu = f"{statistics.median(CPU_US[name]):.1f}" if CPU_US.get(name) else "-"
             print(
                 f"  {name:<22}{sps:>12,.0f}{sps / median['serial']:>10.2f}x"
-                f"{sps / median['gymnasium Async']:>13.2f}x   {runs}"
+                f"{sps / median['gymnasium Async']:>13.2f}x{cpu:>13}   {runs}"
             )
+        CPU_US.clear()
 
 
 if __name__ == "__main__":

@@ -56,18 +56,20 @@ CONTROL_COLUMNS = 8
 STATUS_OK, STATUS_ERROR = 0, 1
 
 DEFAULT_START_METHOD = "spawn"
-#: How long either side polls (yielding the CPU) before it sleeps on a semaphore, in microseconds.
-DEFAULT_SPIN_US = 50.0
+#: How long either side polls before it sleeps on a semaphore, in microseconds (when our processes fit on
+#: the CPUs; 0 otherwise).
+DEFAULT_SPIN_US = 20.0
 #: How long a worker sleeps between checks that its parent is still alive.
 _ORPHAN_CHECK_S = 1.0
 
 
 def _spin_acquire(semaphore: Any, spin_s: float) -> bool:
-    """Try to take ``semaphore`` for up to ``spin_s`` seconds without sleeping, yielding the CPU in between.
+    """Try to take ``semaphore`` for up to ``spin_s`` seconds before the caller sleeps on it.
 
-    Most waits are short (the other side is a few microseconds from done); catching them here saves two
-    context switches per step. ``sched_yield`` hands the core to any other runnable process, so on a
-    machine with fewer cores than processes the spin costs little.
+    Many waits are short (the other side is microseconds from done); catching them here saves a sleep and
+    a wake-up per step. The spin is short and bounded, and only enabled by default when our processes fit
+    on the CPUs. It does not ``sched_yield``: on a loaded machine a yield can hand the core to another
+    process for a whole time slice, while a sleeper that is woken gets to run promptly.
     """
     if semaphore.acquire(False):
         return True
@@ -75,7 +77,6 @@ def _spin_acquire(semaphore: Any, spin_s: float) -> bool:
         return False
     deadline = time.perf_counter() + spin_s
     while time.perf_counter() < deadline:
-        os.sched_yield()
         if semaphore.acquire(False):
             return True
     return False
@@ -116,6 +117,7 @@ def _worker(
     shared = None
     envs: list[Any] = []
     control = None
+    exit_code = 0
 
     def finish(infos: list[Any] | None, error: str | None) -> None:
         control[STATUS] = STATUS_ERROR if error is not None else STATUS_OK
@@ -173,6 +175,10 @@ def _worker(
                 finish(None, f"envs {env_start}..{env_stop - 1}:\n{traceback.format_exc()}")
                 continue
             finish(infos, None)
+    except BaseException:
+        # Not an env error (those are reported through the pipe): e.g. the main process vanished mid-send.
+        traceback.print_exc()
+        exit_code = 1
     finally:
         for env in envs:
             _close_quietly(env)
@@ -186,7 +192,7 @@ def _worker(
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
-        os._exit(0)
+        os._exit(exit_code)
 
 
 class _Resources:
@@ -249,9 +255,9 @@ class Multiprocessing(VecEnv):
             process that holds threads (torch does).
         poll_interval: seconds between liveness checks while waiting; bounds how long a dead worker goes
             unnoticed.
-        spin_us: how long a waiting side polls (yielding the CPU) before sleeping on its semaphore. Default:
-            50 µs when the worker processes and the caller fit on the CPUs, else 0 (spinning would only take
-            cores from the workers).
+        spin_us: how long a waiting side polls before sleeping on its semaphore. Default: 20 µs when the
+            worker processes and the caller fit on the CPUs, else 0 (spinning would only take cores from the
+            workers).
         inline: step worker 0 in the calling process (default: only in synchronous mode).
     """
 
