@@ -228,7 +228,7 @@ class _Loop:
         self.episode: dict[str, float] = {}
         self.losses: dict[str, float] = {}
         self.last_checkpoint: Path | None = None
-        self._last_draw = -float("inf")
+        self._last_draw = time.perf_counter()  # the first periodic redraw comes CURVE_EVERY_S into the run
         self._episode_sums: dict[str, float] = {}
         self._episode_counts: dict[str, int] = {}
 
