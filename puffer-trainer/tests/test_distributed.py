@@ -33,7 +33,8 @@ def rank_main(rank: int, port: int, run_dir: str, out_dir: str) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")  # fmt: skip
     total = (EPOCHS - 1) * WORLD * BATCH
-    result = train(ENV_ID, total_timesteps=total, checkpoint_interval=2, run_name="ddp", **tiny_kwargs(run_dir))
+    kwargs = tiny_kwargs(run_dir, checkpoint_interval=2, run_name="ddp")
+    result = train(ENV_ID, total_timesteps=total, **kwargs)
     torch.save(
         {"policy": result.policy.state_dict(), "global_step": result.global_step, "epoch": result.epoch,
          "run_folder": str(result.run_folder)},
