@@ -400,6 +400,45 @@ def test_bad_sizes_and_arguments():
         puffer_core.vector.make("nope/missing")
 
 
+def _mismatched_creator(buf=None, seed=None):
+    env = Walker(buf, seed)
+    if seed != 0:  # same buffer layout, different action space: only the vectorizer can tell
+        env.single_action_space = spaces.Discrete(5)
+    return env
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_envs_that_disagree_on_spaces_are_refused(backend):
+    error = ValueError if backend == "serial" else EnvWorkerError
+    with pytest.raises(error, match="every env of a vector env must match"):
+        make_vec(
+            backend,
+            num_envs=2,
+            creator=_mismatched_creator,
+            **({"num_workers": 2} if backend != "serial" else {}),
+        )
+
+
+def test_async_reset_while_batches_are_in_flight_reseeds_every_env():
+    with (
+        make_vec("multiprocessing", num_envs=4, num_workers=4, batch_size=1) as vec,
+        make_vec("serial") as ref,
+    ):
+        vec.async_reset(0)
+        for _ in range(6):
+            vec.recv()
+            vec.send(np.full(1, 2))
+        vec.async_reset(5)  # three batches are still stepping: they are drained first
+        got = {}
+        for _ in range(4):
+            obs, _, _, _, _, env_ids, _ = vec.recv()
+            got[int(env_ids[0])] = obs[0].copy()
+            vec.send(np.full(1, 1))
+        expected, _ = ref.reset(5)
+        for i in range(4):
+            np.testing.assert_array_equal(got[i], expected[i])
+
+
 def test_api_misuse():
     with make_vec("serial") as vec:
         with pytest.raises(APIUsageError, match="before async_reset"):

@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+
 from .base import EnvCreator, VecEnv, _close_quietly, check_sizes, probe_env, resolve_creator
 from .gymnasium import GymnasiumVectorEnv
 from .multiprocess import Multiprocessing
@@ -75,10 +77,11 @@ def make(
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    if not isinstance(num_envs, int) or isinstance(num_envs, bool) or num_envs < 1:
+    if not isinstance(num_envs, (int, np.integer)) or isinstance(num_envs, bool) or num_envs < 1:
         raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
+    num_envs = int(num_envs)
     batch = num_envs if batch_size is None else batch_size
     if backend == "serial":
         if num_workers not in (None, 1):
