@@ -112,3 +112,71 @@ def test_wandb_missing_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "wandb", None)  # makes `import wandb` fail like an absent package
     with pytest.raises(ImportError, match=r"puffer-trainer\[wandb\]"):
         WandbLogger("puffer", "run", {}, tmp_path)
+
+
+# -- with real runs ----------------------------------------------------------------------------------------
+def test_run_folder_holds_config_metrics_curve_and_checkpoints(tmp_path, capsys):
+    from shell_helpers import BATCH, ENV_ID, TINY
+
+    from puffer_trainer.cli import main
+    from puffer_trainer.config import load_config
+
+    code = main(["train", ENV_ID, *TINY, "--run.run-dir", str(tmp_path), "--run.run-name", "folder",
+                 "--run.log", "auto", "--train.total-timesteps", str(2 * BATCH),
+                 "--train.gamma", "0.9"])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    # Not a terminal (captured): plain lines, no control codes, one per epoch with log_interval_s = 0.
+    steps = [line for line in out.splitlines() if line.startswith("[puffer] step ")]
+    assert len(steps) >= 2 and "\x1b[" not in out
+    assert all(" sps " in line and "env " in line and "learn " in line for line in steps)
+    folder = tmp_path / "folder"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["checkpoints", "config.toml", "curve.png", "metrics.jsonl"]
+    config = load_config(ENV_ID, folder / "config.toml")  # the resolved config is a valid --config file
+    assert config.train.gamma == 0.9 and config.env["num_envs"] == 16 and config.train.horizon == 16
+    records = read_metrics(folder / "metrics.jsonl")
+    assert len(records) == len(steps) and records[-1]["step"] >= 2 * BATCH
+    expected = {"sps", "epoch", "loss/policy_loss", "loss/learning_rate", "time/env", "time/learn"}
+    assert expected <= set(records[-1])
+    assert any("episode/episode_return" in r for r in records)
+    assert (folder / "curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+class FakeWandb:
+    """Records what the logger asks of wandb (the real package is an optional extra)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def init(self, **kwargs):
+        self.calls.append(("init", kwargs))
+        return self
+
+    def log(self, data, step=None):
+        self.calls.append(("log", step, data))
+
+    def finish(self):
+        self.calls.append(("finish",))
+
+
+def test_wandb_flag_logs_offline_from_rank_zero(tmp_path, monkeypatch, capsys):
+    from shell_helpers import BATCH, ENV_ID, TINY
+
+    from puffer_trainer.cli import main
+
+    fake = FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    for name in ("WANDB_MODE", "WANDB_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    code = main(["train", ENV_ID, *TINY, "--run.run-dir", str(tmp_path), "--run.run-name", "wb", "--wandb",
+                 "--train.total-timesteps", str(2 * BATCH)])  # fmt: skip
+    assert code == 0
+    kinds = [c[0] for c in fake.calls]
+    assert kinds[0] == "init" and kinds[-1] == "finish" and kinds.count("log") >= 2
+    init = fake.calls[0][1]
+    assert init["mode"] == "offline" and init["project"] == "puffer" and init["name"] == "wb"
+    assert init["config"]["env_id"] == ENV_ID and init["dir"] == str(tmp_path / "wb")
+    step, data = fake.calls[1][1], fake.calls[1][2]
+    assert step == data["global_step"] > 0 and "loss/policy_loss" in data and "sps" in data
