@@ -82,6 +82,10 @@ def test_bad_constructor_arguments():
         puffer_core.make("ocean/squared", render_mode="human")
     with pytest.raises(ValueError, match="seed"):
         puffer_core.make("ocean/squared", seed=-1)
+    with pytest.raises(ValueError, match="seed"):
+        puffer_core.make("ocean/squared", seed=2**64)
+    with pytest.raises(ValueError, match="seed"):
+        puffer_core.make("ocean/squared").reset(seed=1.5)
     with pytest.raises(ValueError, match="log_interval"):
         puffer_core.make("ocean/squared", log_interval=0)
     with pytest.raises(TypeError, match="must be a number"):

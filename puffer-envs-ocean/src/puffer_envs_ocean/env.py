@@ -24,6 +24,12 @@ def _int_arg(name: str, value: Any, low: int) -> int:
     return int(value)
 
 
+def _seed_arg(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
+    return int(seed)
+
+
 class OceanEnv(PufferEnv):
     """N copies of one C env stepped in one call, writing straight into puffer-core's buffers.
 
@@ -75,8 +81,8 @@ class OceanEnv(PufferEnv):
             self.single_action_space = spaces.MultiDiscrete(np.array(info.act_n, dtype=np.int64))
         super().__init__(buf)
 
-        self.seed = int(np.random.SeedSequence().entropy) if seed is None else _int_arg("seed", seed, 0)
-        self.seed &= (1 << 64) - 1
+        # the seed in use: reset() without a seed after construction reseeds with it
+        self._seed = _seed_arg(seed) if seed is not None else int(np.random.SeedSequence().entropy) % 2**64
         self._seeded_reset_pending = True
         self._lib = lib = _lib()
         err = ffi.new("char[]", _ERR_LEN)
@@ -85,7 +91,7 @@ class OceanEnv(PufferEnv):
             ffi.new("double[]", values) if values else ffi.NULL,
             len(values),
             self.num_envs,
-            self.seed,
+            self._seed,
             ffi.cast("void *", self.observations.ctypes.data),
             ffi.cast("int32_t *", self.actions.ctypes.data),
             ffi.cast("float *", self.rewards.ctypes.data),
@@ -147,12 +153,12 @@ class OceanEnv(PufferEnv):
         reset after construction reseeds with the constructor's seed, so ``make(seed=s).reset()`` repeats)."""
         self._check_open()
         if seed is not None:
-            self.seed = _int_arg("seed", seed, 0) & ((1 << 64) - 1)
+            self._seed = _seed_arg(seed)
             reseed = True
         else:
             reseed = self._seeded_reset_pending
         self._seeded_reset_pending = False
-        self._lib.ocean_reset(self._handle, int(reseed), self.seed)
+        self._lib.ocean_reset(self._handle, int(reseed), self._seed)
         self._lib.ocean_log(self._handle, ffi.NULL, 0)  # episodes cut by a reset are not statistics
         self._steps_since_log = 0
         return self.observations, []
