@@ -378,5 +378,12 @@ def _run_folder(config: Any, resume_path: Path | None) -> RunFolder:
         if resume_path.resolve().parent.name == "checkpoints" and (root / "config.toml").is_file():
             if not config.run.run_name or config.run.run_name == root.name:
                 return RunFolder(root)
-    name = config.run.run_name or default_run_name(config.env_id)
-    return RunFolder(Path(config.run.run_dir) / name)
+    if config.run.run_name:
+        return RunFolder(Path(config.run.run_dir) / config.run.run_name)
+    name = default_run_name(config.env_id)
+    root = Path(config.run.run_dir) / name
+    suffix = 2
+    while root.exists():  # two runs started in the same second
+        root = Path(config.run.run_dir) / f"{name}-{suffix}"
+        suffix += 1
+    return RunFolder(root)
