@@ -1,13 +1,16 @@
 // snake: many snakes share one grid (one agent per snake), with food and deadly collisions.
 //
 // The grid is stored with a wall margin `vision` cells thick on every side, so an egocentric view
-// centred on any playable cell never reads outside the array. Cells hold a code: 0 empty, 1 food,
-// 2 wall, then 3 + 2*i for a body cell of snake i and 4 + 2*i for its head.
+// centred on any playable cell never reads outside the array. Each cell holds a one-byte code (0 empty,
+// 1 food, 2 wall, 3 body, 4 head) and, for snake cells only, the snake's index in a parallel `owner`
+// array. One byte per cell keeps an instance's grid small: stepping is bound by memory traffic.
 #include "ocean.h"
 
-enum { SN_EMPTY = 0, SN_FOOD = 1, SN_WALL = 2, SN_FIRST = 3 };
-// Observation codes (uint8): what a snake sees in its window.
+enum { SN_EMPTY = 0, SN_FOOD = 1, SN_WALL = 2, SN_BODY = 3, SN_HEAD = 4 };
+// Observation codes (uint8): what a snake sees in its window. Own cells keep the grid code; another
+// snake's cells read 2 higher.
 enum { SO_EMPTY = 0, SO_FOOD = 1, SO_WALL = 2, SO_OWN_BODY = 3, SO_OWN_HEAD = 4, SO_BODY = 5, SO_HEAD = 6 };
+enum { SO_OTHER = SO_BODY - SO_OWN_BODY };
 
 typedef struct SnakeAgent {
     int head;      // index into the ring buffer of body cells
@@ -26,7 +29,8 @@ typedef struct Snake {
     // Derived.
     int gw, gh, food_count;
     int delta[4];
-    uint16_t* grid;     // gw * gh cell codes
+    uint8_t* grid;      // gw * gh cell codes
+    uint16_t* owner;    // gw * gh: the snake on a body/head cell (stale elsewhere)
     int32_t* body;      // num_snakes * max_length grid indices, a ring per snake
     SnakeAgent* snakes;
     // The three arrays above live in this instance's tail (see sn_layout), not on the heap.
@@ -76,7 +80,8 @@ static int sn_spawn_snake(Snake* e, int i) {
     if (c < 0) return -1;
     s->len = 1;
     e->body[(size_t)i * e->max_length] = c;
-    e->grid[c] = (uint16_t)(SN_FIRST + 2 * i + 1);
+    e->grid[c] = SN_HEAD;
+    e->owner[c] = (uint16_t)i;
     return 0;
 }
 
@@ -99,18 +104,13 @@ static void sn_write_obs(const Snake* e, int i, uint8_t* obs) {
         return;
     }
     int head = e->body[(size_t)i * e->max_length + s->head];
-    const uint16_t* row = e->grid + head - e->vision * e->gw - e->vision;
-    uint16_t own_body = (uint16_t)(SN_FIRST + 2 * i);
-    for (int r = 0; r < side; r++, row += e->gw) {
-        for (int c = 0; c < side; c++) {
-            uint16_t v = row[c];
-            uint8_t o;
-            if (v < SN_FIRST) o = (uint8_t)v;
-            else if (v == own_body) o = SO_OWN_BODY;
-            else if (v == own_body + 1) o = SO_OWN_HEAD;
-            else o = (uint8_t)(((v - SN_FIRST) & 1) ? SO_HEAD : SO_BODY);
-            *obs++ = o;
-        }
+    size_t corner = (size_t)(head - e->vision * e->gw - e->vision);
+    const uint8_t* row = e->grid + corner;
+    const uint16_t* owner = e->owner + corner;
+    for (int r = 0; r < side; r++, row += e->gw, owner += e->gw, obs += side) {
+        memcpy(obs, row, (size_t)side);
+        for (int c = 0; c < side; c++)
+            if (obs[c] >= SN_BODY && owner[c] != i) obs[c] += SO_OTHER;
     }
 }
 
@@ -122,7 +122,6 @@ static int sn_move(Snake* e, int i, int action, float* reward) {
     if (action >= 0 && action < 4 && !(s->len > 1 && (action ^ 1) == s->dir)) s->dir = action;
     int head = ring[s->head];
     int next = head + e->delta[s->dir];
-    uint16_t code_head = (uint16_t)(SN_FIRST + 2 * i + 1);
     *reward = 0.f;
     if (e->grid[next] == SN_FOOD) {
         e->food_count--;
@@ -142,16 +141,17 @@ static int sn_move(Snake* e, int i, int action, float* reward) {
         if (e->grid[next] != SN_EMPTY) {
             // Restore the tail and die: walls, own body and other snakes are all deadly.
             s->len++;
-            e->grid[ring[tail]] = (s->len == 1) ? code_head : (uint16_t)(code_head - 1);
+            e->grid[ring[tail]] = (s->len == 1) ? SN_HEAD : SN_BODY;
             *reward = e->death_reward;
             return 1;
         }
     }
-    if (s->len > 0) e->grid[head] = (uint16_t)(code_head - 1);
+    if (s->len > 0) e->grid[head] = SN_BODY;
     if (++s->head == e->max_length) s->head = 0;
     ring[s->head] = next;
     s->len++;
-    e->grid[next] = code_head;
+    e->grid[next] = SN_HEAD;
+    e->owner[next] = (uint16_t)i;
     return 0;
 }
 
@@ -190,21 +190,29 @@ static inline int sn_abs(int v) { return v < 0 ? -v : v; }
 
 static size_t sn_align(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
-// Tail layout after the struct: SnakeAgent[num_snakes], int32 body[num_snakes * max_length], uint16 grid.
-static size_t sn_tail(int snakes, int max_length, int gw, int gh, size_t* off_body, size_t* off_grid) {
+// Tail layout after the struct: SnakeAgent[num_snakes], uint8 grid, int32 body[num_snakes * max_length],
+// uint16 owner. The hot arrays (agents, grid) come first.
+typedef struct SnakeTail {
+    size_t grid, body, owner, total;
+} SnakeTail;
+
+static SnakeTail sn_tail(int snakes, int max_length, int gw, int gh) {
+    SnakeTail t;
     size_t off = sn_align(sizeof(Snake));
     off += sn_align((size_t)snakes * sizeof(SnakeAgent));
-    *off_body = off;
+    t.grid = off;
+    off += sn_align((size_t)gw * (size_t)gh);
+    t.body = off;
     off += sn_align((size_t)snakes * (size_t)max_length * sizeof(int32_t));
-    *off_grid = off;
+    t.owner = off;
     off += sn_align((size_t)gw * (size_t)gh * sizeof(uint16_t));
-    return off;
+    t.total = off;
+    return t;
 }
 
 static void sn_layout(const double* params, OceanLayout* out) {
     int w = (int)params[SN_P_WIDTH], hh = (int)params[SN_P_HEIGHT], v = (int)params[SN_P_VISION];
-    size_t ob, og;
-    out->state_bytes = sn_tail((int)params[SN_P_SNAKES], (int)params[SN_P_MAX_LENGTH], w + 2 * v, hh + 2 * v, &ob, &og);
+    out->state_bytes = sn_tail((int)params[SN_P_SNAKES], (int)params[SN_P_MAX_LENGTH], w + 2 * v, hh + 2 * v).total;
     out->agents = (int)params[SN_P_SNAKES];
     out->obs_ndim = 2;
     out->obs_shape[0] = 2 * v + 1;
@@ -230,12 +238,12 @@ static void sn_init(void* env, const double* params) {
     e->delta[1] = e->gw;
     e->delta[2] = -1;
     e->delta[3] = 1;
-    size_t ob, og;
-    sn_tail(e->num_snakes, e->max_length, e->gw, e->gh, &ob, &og);
+    SnakeTail t = sn_tail(e->num_snakes, e->max_length, e->gw, e->gh);
     unsigned char* base = (unsigned char*)env;
     e->snakes = (SnakeAgent*)(base + sn_align(sizeof(Snake)));
-    e->body = (int32_t*)(base + ob);
-    e->grid = (uint16_t*)(base + og);
+    e->grid = base + t.grid;
+    e->body = (int32_t*)(base + t.body);
+    e->owner = (uint16_t*)(base + t.owner);
 }
 
 static void sn_top_up_food(Snake* e) {
@@ -302,16 +310,14 @@ static void sn_render(const void* env, uint8_t* rgb, int width, int height) {
     const Snake* e = env;
     ocean_fill_rect(rgb, width, height, 0, 0, width, height, 90, 90, 100);  // the wall border
     for (int y = 0; y < e->height; y++) {
-        const uint16_t* row = e->grid + (size_t)(y + e->vision) * e->gw + e->vision;
+        size_t first = (size_t)(y + e->vision) * e->gw + e->vision;
         for (int x = 0; x < e->width; x++) {
-            uint16_t v = row[x];
+            uint8_t v = e->grid[first + x];
             uint8_t c[3] = {16, 16, 24};
             if (v == SN_FOOD) { c[0] = 230; c[1] = 60; c[2] = 60; }
             else if (v == SN_WALL) { c[0] = 90; c[1] = 90; c[2] = 100; }
-            else if (v >= SN_FIRST) {
-                sn_snake_rgb((v - SN_FIRST) >> 1, c);
-                if ((v - SN_FIRST) & 1) { c[0] = 255; c[1] = 255; c[2] = 255; }
-            }
+            else if (v == SN_BODY) sn_snake_rgb(e->owner[first + x], c);
+            else if (v == SN_HEAD) { c[0] = 255; c[1] = 255; c[2] = 255; }
             ocean_fill_rect(rgb, width, height, (x + 1) * SN_CELL_PX, (y + 1) * SN_CELL_PX, SN_CELL_PX, SN_CELL_PX,
                             c[0], c[1], c[2]);
         }
@@ -324,9 +330,10 @@ static int sn_render_ansi(const void* env, char* out, int cap) {
     int k = 0;
     for (int y = -1; y <= e->height; y++) {
         for (int x = -1; x <= e->width; x++) {
-            uint16_t v = e->grid[(size_t)(y + e->vision) * e->gw + x + e->vision];
+            size_t cell = (size_t)(y + e->vision) * e->gw + x + e->vision;
+            uint8_t v = e->grid[cell];
             char ch = v == SN_EMPTY ? '.' : v == SN_FOOD ? '*' : v == SN_WALL ? '#'
-                    : (char)((((v - SN_FIRST) & 1) ? 'A' : 'a') + ((v - SN_FIRST) >> 1) % 26);
+                    : (char)((v == SN_HEAD ? 'A' : 'a') + e->owner[cell] % 26);
             if (k < cap - 1) out[k++] = ch;
         }
         if (k < cap - 1) out[k++] = '\n';
@@ -341,12 +348,11 @@ static int sn_render_ansi(const void* env, char* out, int cap) {
 OCEAN_API int ocean_snake_set_snake(void* env, int i, const int32_t* xy, int len, int dir) {
     Snake* e = env;
     if (i < 0 || i >= e->num_snakes || !xy || len < 1 || len > e->max_length || dir < 0 || dir > 3) return -1;
-    uint16_t head_code = (uint16_t)(SN_FIRST + 2 * i + 1);
     for (int k = 0; k < len; k++) {
         int x = xy[2 * k], y = xy[2 * k + 1];
         if (x < 0 || y < 0 || x >= e->width || y >= e->height) return -1;
-        uint16_t v = e->grid[(size_t)(y + e->vision) * e->gw + x + e->vision];
-        if (v != SN_EMPTY && v != head_code && v != head_code - 1) return -1;
+        size_t cell = (size_t)(y + e->vision) * e->gw + x + e->vision;
+        if (e->grid[cell] != SN_EMPTY && !(e->grid[cell] >= SN_BODY && e->owner[cell] == i)) return -1;
         if (k > 0 && sn_abs(x - xy[2 * k - 2]) + sn_abs(y - xy[2 * k - 1]) != 1) return -1;
     }
     sn_remove_snake(e, i);
@@ -356,7 +362,8 @@ OCEAN_API int ocean_snake_set_snake(void* env, int i, const int32_t* xy, int len
     for (int k = 0; k < len; k++) {
         int c = (xy[2 * k + 1] + e->vision) * e->gw + xy[2 * k] + e->vision;
         ring[len - 1 - k] = c;
-        e->grid[c] = (uint16_t)(k == 0 ? head_code : head_code - 1);
+        e->grid[c] = k == 0 ? SN_HEAD : SN_BODY;
+        e->owner[c] = (uint16_t)i;
     }
     s->head = len - 1;
     s->len = len;
@@ -370,10 +377,10 @@ OCEAN_API int ocean_snake_set_snake(void* env, int i, const int32_t* xy, int len
 OCEAN_API int ocean_snake_set_cell(void* env, int x, int y, int code) {
     Snake* e = env;
     if (x < 0 || y < 0 || x >= e->width || y >= e->height || (code != SN_EMPTY && code != SN_FOOD)) return -1;
-    uint16_t* cell = e->grid + (size_t)(y + e->vision) * e->gw + x + e->vision;
+    uint8_t* cell = e->grid + (size_t)(y + e->vision) * e->gw + x + e->vision;
     if (*cell != SN_EMPTY && *cell != SN_FOOD) return -1;
     e->food_count += (code == SN_FOOD) - (*cell == SN_FOOD);
-    *cell = (uint16_t)code;
+    *cell = (uint8_t)code;
     sn_write_all_obs(e);
     return 0;
 }
