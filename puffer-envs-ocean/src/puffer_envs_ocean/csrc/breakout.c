@@ -130,8 +130,11 @@ static float bo_frame(Breakout* e, int action, int* lost) {
             if (r < 2 && !e->reached_top) {
                 // Reaching the back rows speeds the ball up, as in the arcade game.
                 e->reached_top = 1;
+                // Rescale, then clamp away the float rounding of s, so |v| never exceeds the top speed.
                 float s = BO_MAX_SPEED / e->speed;
-                e->ball_vx *= s; e->ball_vy *= s; e->speed = BO_MAX_SPEED;
+                e->ball_vx = ocean_clampf(e->ball_vx * s, -BO_MAX_SPEED, BO_MAX_SPEED);
+                e->ball_vy = ocean_clampf(e->ball_vy * s, -BO_MAX_SPEED, BO_MAX_SPEED);
+                e->speed = BO_MAX_SPEED;
             }
         }
     }
