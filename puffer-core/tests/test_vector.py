@@ -45,7 +45,7 @@ class Walker(PufferEnv):
     last action and a noise draw, so different seeds or actions give different trajectories.
     """
 
-    def __init__(self, buf=None, seed=None, max_steps=20, crash_at=None, sleep_s=0.0):
+    def __init__(self, buf=None, seed=None, max_steps=20, crash_at=None, sleep_s=0.0, info_copies=1):
         self.single_observation_space = spaces.Box(-np.inf, np.inf, (4,), np.float32)
         self.single_action_space = spaces.Discrete(3)
         self.num_agents = 1
@@ -54,6 +54,7 @@ class Walker(PufferEnv):
         self.max_steps = max_steps
         self.crash_at = crash_at
         self.sleep_s = sleep_s
+        self.info_copies = info_copies
         self.steps_total = 0
         self.tracker = EpisodeTracker(1)
 
@@ -89,7 +90,7 @@ class Walker(PufferEnv):
         self.rewards[0] = abs(self.pos) / 10
         self.terminals[0] = abs(self.pos) >= self.goal
         self.truncations[0] = not self.terminals[0] and self.t >= self.max_steps
-        infos = self.tracker.update(self.rewards, self.terminals, self.truncations)
+        infos = self.tracker.update(self.rewards, self.terminals, self.truncations) * self.info_copies
         if self.terminals[0] or self.truncations[0]:
             self._new_episode()
         self._observe(action)
@@ -285,6 +286,16 @@ def test_infos_report_finished_episodes(backend):
     assert infos, "episodes of at most 4 steps must finish within 12 steps"
     for info in infos:
         assert set(info) >= {"episode_return", "episode_length"} and 1 <= info["episode_length"] <= 4
+
+
+def test_large_infos_take_the_pipe_without_deadlock():
+    """Infos larger than the shared slot (and than a pipe's 64 KiB buffer) still arrive, complete."""
+    kwargs = {"max_steps": 3, "info_copies": 3000}
+    with make_vec("serial", env_kwargs=kwargs) as s, make_vec("multiprocessing", env_kwargs=kwargs) as m:
+        _, serial_infos = rollout(s, 7)
+        _, mp_infos = rollout(m, 7)
+    assert len(serial_infos) >= 4 * 3000
+    assert sorted(map(str, serial_infos)) == sorted(map(str, mp_infos))
 
 
 # -- async batches ------------------------------------------------------------------------------------------

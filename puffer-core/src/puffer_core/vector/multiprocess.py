@@ -17,8 +17,9 @@ Synchronization (cheap, and never a busy-wait that starves a small machine)
     * Every blocking wait has a short timeout after which the main process checks that the workers are
       alive (a SIGKILLed worker is reported within ``poll_interval`` seconds, never a hang), and workers
       check that their parent is alive (orphans exit).
-    * Finished-episode infos and error tracebacks are rare and small: the worker puts their count in its
-      control row and pickles them through a pipe, which the main process reads only when the count is set.
+    * Finished-episode infos are rare and small: the worker pickles them into its slot of shared memory
+      and puts their count in its control row; the main process unpickles only when the count is set.
+      Payloads larger than the slot, and error tracebacks, go through a pipe instead.
 
 Batches
     With ``batch_size == num_envs``, ``recv`` waits for every worker (synchronous). With a smaller
@@ -51,8 +52,10 @@ __all__ = ["Multiprocessing"]
 # Commands, written into column CMD of a worker's control row.
 STEP, RESET, CLOSE = 1, 2, 3
 # Columns of the int64 control row of each worker (8 columns = one 64-byte cache line per worker).
-CMD, STATUS, INFO_COUNT, SEED, HAS_SEED = 0, 1, 2, 3, 4
+CMD, STATUS, INFO_COUNT, SEED, HAS_SEED, INFO_BYTES = 0, 1, 2, 3, 4, 5
 CONTROL_COLUMNS = 8
+#: Bytes of shared memory per worker for its pickled finished-episode infos; larger payloads use the pipe.
+INFO_CAPACITY = 16384
 STATUS_OK, STATUS_ERROR = 0, 1
 
 DEFAULT_START_METHOD = "spawn"
@@ -116,25 +119,36 @@ def _worker(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     shared = None
     envs: list[Any] = []
-    control = None
+    control = info_area = None
     exit_code = 0
 
     def finish(infos: list[Any] | None, error: str | None) -> None:
         control[STATUS] = STATUS_ERROR if error is not None else STATUS_OK
         control[INFO_COUNT] = len(infos) if infos else 0
+        blob = None
+        if infos:
+            # Usually a few hundred bytes: written into our slot of shared memory, no system call.
+            blob = pickle.dumps(infos, protocol=pickle.HIGHEST_PROTOCOL)
+            if len(blob) <= INFO_CAPACITY:
+                info_area[: len(blob)] = np.frombuffer(blob, dtype=np.uint8)
+                control[INFO_BYTES] = len(blob)
+                blob = None
+            else:
+                control[INFO_BYTES] = -1
         done.release()
         if wake is not None:
             wake.release()
-        # Sent after the release: the main process reads the pipe as soon as it sees the count, so even a
+        # Sent after the release: the main process reads the pipe as soon as it sees the flags, so even a
         # payload larger than the pipe's buffer cannot deadlock.
         if error is not None:
             conn.send(error)
-        elif infos:
-            conn.send(infos)
+        elif blob is not None:
+            conn.send_bytes(blob)
 
     try:
         shared = SharedBuffers(layout, name=shm_name)
         control = shared.arrays["control"][worker_id]
+        info_area = shared.arrays["infos"][worker_id]
         ape = probe.agents_per_env
         try:
             for i in range(env_start, env_stop):
@@ -183,7 +197,7 @@ def _worker(
         for env in envs:
             _close_quietly(env)
         envs.clear()
-        control = None
+        control = info_area = None
         if shared is not None:
             shared.close()
         conn.close()
@@ -306,11 +320,15 @@ class Multiprocessing(VecEnv):
                 probe.single_observation_space,
                 probe.single_action_space,
                 self.num_agents,
-                {"control": ((num_workers, CONTROL_COLUMNS), np.int64)},
+                {
+                    "control": ((num_workers, CONTROL_COLUMNS), np.int64),
+                    "infos": ((num_workers, INFO_CAPACITY), np.uint8),
+                },
             )
             self._res.shared = SharedBuffers(layout, shared=True)
             self.buffers = self._res.shared.buffers
             self._control = self._res.shared.arrays["control"]
+            self._info_area = self._res.shared.arrays["infos"]
             self._wake = ctx.Semaphore(0) if self._num_batches > 1 else None
             for w in self._remote:
                 self._done[w] = ctx.Semaphore(0)
@@ -415,15 +433,18 @@ class Multiprocessing(VecEnv):
             message = self._read_pipe(w)
             self._fail(f"{self._describe(w)} failed in {message}")
         if row[INFO_COUNT]:
-            return self._read_pipe(w)
+            size = int(row[INFO_BYTES])
+            if size >= 0:
+                return pickle.loads(self._info_area[w, :size])
+            return pickle.loads(self._read_pipe(w, raw=True))
         return []
 
-    def _read_pipe(self, w: int) -> Any:
+    def _read_pipe(self, w: int, raw: bool = False) -> Any:
         conn = self._res.conns[w]
         while not conn.poll(self.poll_interval):
             self._check_alive((w,))
         try:
-            return conn.recv()
+            return conn.recv_bytes() if raw else conn.recv()
         except EOFError:
             self._check_alive((w,))
             self._fail(f"{self._describe(w)} closed its pipe unexpectedly")
