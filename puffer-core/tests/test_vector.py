@@ -13,6 +13,7 @@ import time
 
 import gymnasium
 import numpy as np
+import pettingzoo
 import pytest
 from gymnasium import spaces
 
@@ -749,3 +750,64 @@ def test_gym_structured_spaces_pass_through(backend):
         reference = gymnasium.make("Blackjack-v1").reset(seed=2)[0]
         unflattened = emulation.unflatten(obs[1], vec.structured_observation_space)
         assert tuple(int(x) for x in unflattened) == tuple(int(x) for x in reference)
+
+
+class Duel(pettingzoo.ParallelEnv):
+    """Two agents with Dict observations; agent "b" leaves at step 2 and the episode ends at step 4."""
+
+    metadata = {"name": "duel_v0"}
+    possible_agents = ["a", "b"]
+
+    def __init__(self):
+        self.agents = []
+
+    def observation_space(self, agent):
+        return spaces.Dict({"pos": spaces.Box(-100, 100, (2,), np.float32), "turn": spaces.Discrete(5)})
+
+    def action_space(self, agent):
+        return spaces.Discrete(3)
+
+    def reset(self, seed=None, options=None):
+        self.rng = np.random.default_rng(seed) if seed is not None else getattr(self, "rng", None)
+        self.rng = self.rng if self.rng is not None else np.random.default_rng()
+        self.t = 0
+        self.agents = list(self.possible_agents)
+        self.pos = {a: self.rng.normal(size=2).astype(np.float32) for a in self.agents}
+        return {a: self._obs(a) for a in self.agents}, {a: {} for a in self.agents}
+
+    def _obs(self, agent):
+        return {"pos": self.pos[agent], "turn": self.t}
+
+    def step(self, actions):
+        self.t += 1
+        for agent, action in actions.items():
+            self.pos[agent] = self.pos[agent] + (int(action) - 1)
+        rewards = {a: float(self.pos[a][0]) for a in self.agents}
+        terminations = {a: self.t >= 4 or (a == "b" and self.t >= 2) for a in self.agents}
+        truncations = {a: False for a in self.agents}
+        obs = {a: self._obs(a) for a in self.agents}
+        infos = {a: {} for a in self.agents}
+        self.agents = [a for a in self.agents if not terminations[a]]
+        return obs, rewards, terminations, truncations, infos
+
+
+def _duel(buf=None, seed=None):
+    return emulation.PettingZooPufferEnv(Duel, buf=buf, seed=seed)
+
+
+def test_pettingzoo_env_serial_equals_multiprocessing():
+    with (
+        make_vec("serial", num_envs=4, creator=_duel, seed=3) as s,
+        make_vec("multiprocessing", num_envs=4, creator=_duel, seed=3) as m,
+    ):
+        assert m.num_agents == 8 and m.structured_observation_space is not None
+        rs, serial_infos = rollout(s, 12)
+        rm, mp_infos = rollout(m, 12)
+        for vec in (s, m):
+            vec.reset(0)
+            for _ in range(3):  # agent "b" finished at step 2: its slots are dead in step 3
+                vec.step(np.ones(8, np.int64))
+            np.testing.assert_array_equal(vec.buffers.masks, [True, False] * 4)
+    for x, y in zip(rs, rm):
+        np.testing.assert_array_equal(x, y)
+    assert sorted(map(str, serial_infos)) == sorted(map(str, mp_infos)) and serial_infos
