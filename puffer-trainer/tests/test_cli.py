@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -119,21 +118,25 @@ def test_bad_boolean_and_unknown_env_are_clear_errors(capsys):
         load_config("gym/CartPole-v1", overrides=["--nosection", "1"])
 
 
-def test_list_shows_envs_and_broken_plugins(tmp_path):
+def test_list_shows_envs_and_broken_plugins(tmp_path, monkeypatch, capsys):
     """A plugin whose module fails to import is listed with its error, and the others still show."""
+    from puffer_core.registry import default_registry
+
     dist = tmp_path / "broken_puffer_plugin-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-puffer-plugin\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[puffer.envs]\nbroken_thing = broken_puffer_plugin_mod\n")
     (tmp_path / "broken_puffer_plugin_mod.py").write_text("raise RuntimeError('plugin exploded')")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run(
-        [sys.executable, "-m", "puffer_trainer", "list"], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "ocean/squared" in proc.stdout
-    assert "1 plugin(s) failed to load" in proc.stdout
-    assert "broken_thing" in proc.stdout and "plugin exploded" in proc.stdout
+    monkeypatch.syspath_prepend(str(tmp_path))  # installs the broken distribution for this test only
+    default_registry.cache_clear()
+    try:
+        assert main(["list"]) == 0
+    finally:
+        default_registry.cache_clear()
+    out = capsys.readouterr().out
+    assert "ocean/squared" in out and "example/corridor" in out
+    assert "1 plugin(s) failed to load" in out
+    assert "broken_thing" in out and "plugin exploded" in out
 
 
 def test_list_takes_no_overrides(capsys):

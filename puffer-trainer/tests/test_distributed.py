@@ -19,7 +19,7 @@ from puffer_trainer.cli import main
 from puffer_trainer.distributed import DistInfo, any_rank, env_world_size, setup
 
 WORLD = 2
-EPOCHS = 3
+EPOCHS = 2
 
 
 def free_port() -> int:
@@ -32,8 +32,8 @@ def rank_main(rank: int, port: int, run_dir: str, out_dir: str) -> None:
     """One rank, set up exactly as torchrun would (environment variables), then the one-call helper."""
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")  # fmt: skip
-    total = (EPOCHS - 1) * WORLD * BATCH
-    kwargs = tiny_kwargs(run_dir, checkpoint_interval=2, run_name="ddp")
+    total = (EPOCHS - 1) * WORLD * BATCH + 1  # just past EPOCHS - 1 epochs
+    kwargs = tiny_kwargs(run_dir, checkpoint_interval=1, run_name="ddp")
     result = train(ENV_ID, total_timesteps=total, **kwargs)
     torch.save(
         {"policy": result.policy.state_dict(), "global_step": result.global_step, "epoch": result.epoch,
