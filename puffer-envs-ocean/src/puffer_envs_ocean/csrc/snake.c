@@ -108,9 +108,11 @@ static void sn_write_obs(const Snake* e, int i, uint8_t* obs) {
     const uint8_t* row = e->grid + corner;
     const uint16_t* owner = e->owner + corner;
     for (int r = 0; r < side; r++, row += e->gw, owner += e->gw, obs += side) {
-        memcpy(obs, row, (size_t)side);
-        for (int c = 0; c < side; c++)
-            if (obs[c] >= SN_BODY && owner[c] != i) obs[c] += SO_OTHER;
+        for (int c = 0; c < side; c++) {
+            uint8_t v = row[c];
+            if (v >= SN_BODY && owner[c] != i) v += SO_OTHER;  // the owner array is read for snake cells only
+            obs[c] = v;
+        }
     }
 }
 
