@@ -403,7 +403,7 @@ class Multiprocessing(VecEnv):
         self._res.processes[w] = process
 
     def _describe(self, w: int) -> str:
-        where = " (in the main process)" if self._res.processes[w] is None else ""
+        where = "" if w in self._remote else " (in the main process)"
         return f"worker {w}{where} (envs {w * self.envs_per_worker}..{(w + 1) * self.envs_per_worker - 1})"
 
     # -- waiting -------------------------------------------------------------------------------------------
