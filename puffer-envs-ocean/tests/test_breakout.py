@@ -179,3 +179,16 @@ def test_random_play_scores_and_logs():
     assert keys <= set(infos_seen[0])
     assert max(i["score"] for i in infos_seen) > 0
     assert all(i["score"] == pytest.approx(i["episode_return"]) for i in infos_seen)
+
+
+def test_a_paddle_that_tracks_the_ball_breaks_most_of_the_wall():
+    env = puffer_core.make("ocean/breakout", num_envs=8, seed=0, log_interval=1)
+    obs, _ = env.reset()
+    scores = []
+    for _ in range(2500):
+        paddle = obs[:, 0] * (W - PADDLE_W) + PADDLE_W / 2
+        ball = obs[:, 1] * W + BALL / 2
+        actions = np.where(ball < paddle - 3, LEFT, np.where(ball > paddle + 3, RIGHT, NOOP)).astype(np.int32)
+        obs, _, _, _, infos = env.step(actions)
+        scores += [info["score"] for info in infos]
+    assert scores and np.mean(scores) > 150  # the whole wall is worth 384 points
