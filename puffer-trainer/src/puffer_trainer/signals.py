@@ -1,7 +1,9 @@
 """Graceful stop on SIGINT/SIGTERM, installed only for the duration of a run.
 
 The first signal asks the run loop to stop after the current update, save a checkpoint and exit. A second
-SIGINT while stopping raises KeyboardInterrupt as usual, so a stuck run can still be killed from the keyboard.
+SIGINT while stopping raises KeyboardInterrupt as usual, so a stuck run can still be killed from the keyboard;
+one that follows the first within ``repeat_grace_s`` is taken as the same request (under torchrun, a Ctrl-C
+reaches each worker twice: from the terminal and forwarded by the torchrun agent).
 Nothing is installed at import; :class:`GracefulStop` restores the previous handlers when it exits.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from types import FrameType
 from typing import Any
 
@@ -24,9 +27,11 @@ class GracefulStop:
 
     SIGNALS = ("SIGINT", "SIGTERM")
 
-    def __init__(self) -> None:
+    def __init__(self, repeat_grace_s: float = 1.0) -> None:
         self.requested = False
         self.signal_name: str | None = None
+        self.repeat_grace_s = repeat_grace_s
+        self._requested_at = 0.0
         self._previous: dict[int, Any] = {}
 
     def request(self, name: str = "stop request") -> None:
@@ -34,11 +39,14 @@ class GracefulStop:
         if not self.requested:
             self.requested = True
             self.signal_name = name
+            self._requested_at = time.monotonic()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt(f"second {name} while stopping")
+            if time.monotonic() - self._requested_at >= self.repeat_grace_s:
+                raise KeyboardInterrupt(f"second {name} while stopping")
+            return  # the same Ctrl-C delivered twice (terminal + torchrun agent)
         self.request(name)
 
     @property
