@@ -1,8 +1,9 @@
 // breakout: paddle, ball and six rows of bricks, Atari-style scoring, frameskip.
 //
 // Coordinates are in "pixels" of a 160x192 playfield (y grows downwards). Each agent step repeats the
-// action for `frameskip` physics frames. The ball moves at most 3.5 px per frame, less than a brick's
-// height (6) and the ball's size, so a per-frame overlap test cannot tunnel through a brick.
+// action for `frameskip` physics frames. The ball (3 px) moves at most 3.5 px per frame, far less than
+// the 9 px over which it overlaps a brick row (brick height 6 + ball size 3), so a per-frame overlap
+// test cannot tunnel through a brick.
 #include "ocean.h"
 
 enum {

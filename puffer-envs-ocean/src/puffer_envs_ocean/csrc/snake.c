@@ -3,7 +3,7 @@
 // The grid is stored with a wall margin `vision` cells thick on every side, so an egocentric view
 // centred on any playable cell never reads outside the array. Each cell holds a one-byte code (0 empty,
 // 1 food, 2 wall, 3 body, 4 head) and, for snake cells only, the snake's index in a parallel `owner`
-// array. One byte per cell keeps an instance's grid small: stepping is bound by memory traffic.
+// array, which is read only for snake cells. One byte per cell keeps the hot part of an instance small.
 #include "ocean.h"
 
 enum { SN_EMPTY = 0, SN_FOOD = 1, SN_WALL = 2, SN_BODY = 3, SN_HEAD = 4 };
@@ -33,7 +33,7 @@ typedef struct Snake {
     uint16_t* owner;    // gw * gh: the snake on a body/head cell (stale elsewhere)
     int32_t* body;      // num_snakes * max_length grid indices, a ring per snake
     SnakeAgent* snakes;
-    // The three arrays above live in this instance's tail (see sn_layout), not on the heap.
+    // The four arrays above live in this instance's tail (see sn_tail), not on the heap.
 } Snake;
 
 static inline int sn_tail_slot(const Snake* e, const SnakeAgent* s) {
