@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train on ENV. Defaults: the env's registered training config over the trainer defaults, "
         "then --config FILE, then --section.key overrides.",
     )
+    train.epilog = _config_keys_help()
+    train.formatter_class = argparse.RawDescriptionHelpFormatter
     train.add_argument("env", metavar="ENV", help="env id, e.g. ocean/breakout or gym/CartPole-v1")
     train.add_argument(
         "--config", metavar="FILE", help="TOML file with [train], [vec], [policy], [run], [env]"
@@ -121,6 +123,28 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--trial", type=float, default=1.0, help="seconds per layout (default 1)")
     tune.add_argument("--max-envs", type=int, default=1024, help="largest num_envs tried (default 1024)")
     return parser
+
+
+def _config_keys_help() -> str:
+    """Every ``--section.key`` with its trainer default, for ``puffer train --help``."""
+    import dataclasses
+    import textwrap
+
+    from .config import SECTIONS
+
+    lines = [
+        "config keys (trainer defaults; the env's registered config may change them, see --print-config;",
+        "--env.KEY sets the env's own keyword arguments):",
+    ]
+    for section, cls in SECTIONS.items():
+        items = []
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            text = str(default).lower() if isinstance(default, bool) or default is None else default
+            items.append(f"{f.name.replace('_', '-')}={text}")
+        body = textwrap.fill(" ".join(items), width=100, initial_indent="    ", subsequent_indent="    ")
+        lines += [f"  --{section}.KEY:", body]
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
