@@ -142,3 +142,13 @@ def test_vectorized_matches_direct(backend):
             assert np.array_equal(terminals, np.concatenate([o[2] for o in outs]))
     finally:
         vec.close()
+
+
+@pytest.mark.parametrize("name", ENV_MODULES)
+def test_train_config_loads_in_the_trainer(name):
+    config = pytest.importorskip("puffer_trainer.config")
+    loaded = config.load_config(f"ocean/{name}")
+    spec = puffer_core.spec(f"ocean/{name}")
+    for section, values in spec.train_config.items():
+        for key, value in values.items():
+            assert getattr(getattr(loaded, section), key) == value, f"{section}.{key}"
