@@ -231,6 +231,7 @@ class _Loop:
         self._last_draw = time.perf_counter()  # the first periodic redraw comes CURVE_EVERY_S into the run
         self._episode_sums: dict[str, float] = {}
         self._episode_counts: dict[str, int] = {}
+        self._window = (time.perf_counter(), 0)
 
     def say(self, text: str) -> None:
         for sink in self.sinks:
@@ -242,6 +243,7 @@ class _Loop:
         trainer, run_config = self.trainer, self.config.run
         start = time.perf_counter()
         start_step = int(trainer.global_step)
+        self._window = (start, start_step)  # SPS is measured over the last log interval
         last_log = -float("inf")
         interval = max(0, int(run_config.checkpoint_interval))
         while not trainer.done:
@@ -255,7 +257,7 @@ class _Loop:
             stopping = distributed.any_rank(stop.requested, self.dist)
             now = time.perf_counter()
             if now - last_log >= run_config.log_interval_s or trainer.done or stopping:
-                self._log(now - start, start_step)
+                self._log(now, now - start)
                 last_log = now
             if interval and trainer.epoch % interval == 0 and not trainer.done and not stopping:
                 # (the final checkpoint after the loop covers the last epoch)
@@ -284,7 +286,7 @@ class _Loop:
             self._episode_sums[key] = self._episode_sums.get(key, 0.0) + float(value)
             self._episode_counts[key] = self._episode_counts.get(key, 0) + 1
 
-    def _log(self, elapsed: float, start_step: int) -> None:
+    def _log(self, now: float, elapsed: float) -> None:
         if self._episode_counts:  # keep showing the last values when no episode ended in this interval
             self.episode = {k: self._episode_sums[k] / n for k, n in self._episode_counts.items()}
             self._episode_sums.clear()
@@ -292,6 +294,7 @@ class _Loop:
         if not self.dist.is_main:
             return
         trainer = self.trainer
+        window, self._window = self._window, (now, int(trainer.global_step))
         snapshot = Snapshot(
             env_id=self.config.env_id,
             run_name=self.folder.root.name,
@@ -299,7 +302,7 @@ class _Loop:
             total_timesteps=int(self.config.train.total_timesteps),
             epoch=int(trainer.epoch),
             elapsed_s=elapsed,
-            sps=(trainer.global_step - start_step) / max(elapsed, 1e-9),
+            sps=(trainer.global_step - window[1]) / max(now - window[0], 1e-9),
             timings={k: float(v) for k, v in trainer.timings.items()},
             episode=dict(self.episode),
             losses=dict(self.losses),
