@@ -159,3 +159,27 @@ def test_importing_has_no_side_effects():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_train_helper_keyword_overrides(tmp_path):
+    """`train(env_id, config, **overrides)` resolves overrides the same way as the command line."""
+    from puffer_trainer.run import resolve_config
+
+    file = tmp_path / "c.toml"
+    file.write_text("[train]\nlearning_rate = 0.5\ngamma = 0.9\n")
+    config = resolve_config(
+        "gym/CartPole-v1", file,
+        {"learning_rate": 0.01, "vec__batch_size": 1, "train": {"horizon": 8},
+         "env": {"sutton_barto_reward": True}, "anneal_lr": "false"},
+    )  # fmt: skip
+    assert config.train.learning_rate == 0.01 and config.train.gamma == 0.9 and config.train.horizon == 8
+    assert config.vec.batch_size == 1 and config.train.anneal_lr is False
+    assert config.env == {"sutton_barto_reward": True}
+    again = resolve_config("gym/CartPole-v1", config, {"gamma": 0.5})
+    assert again.train.gamma == 0.5 and config.train.gamma == 0.9  # the caller's Config is not modified
+    with pytest.raises(ConfigError, match="ambiguous.*train__batch_size"):
+        resolve_config("gym/CartPole-v1", None, {"batch_size": 4})
+    with pytest.raises(ConfigError, match="learning_rate"):
+        resolve_config("gym/CartPole-v1", None, {"learning_rat": 4})
+    with pytest.raises(ConfigError, match="not 'gym/CartPole-v1'"):
+        resolve_config("gym/CartPole-v1", resolve_config("ocean/squared"), {})

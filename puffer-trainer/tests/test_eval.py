@@ -50,6 +50,14 @@ def test_eval_rejects_the_wrong_env_or_a_mismatched_env(checkpoint, capsys):
     assert "does not fit env" in capsys.readouterr().err
 
 
+def test_eval_of_a_recurrent_policy(tmp_path):
+    result = train(ENV_ID, total_timesteps=BATCH, run_name="lstm", policy__lstm=True, lstm_hidden_size=16,
+                   **tiny_kwargs(tmp_path))  # fmt: skip
+    assert result.policy.is_recurrent
+    stats = evaluate_checkpoint(ENV_ID, result.checkpoint, episodes=3, env_overrides={"num_envs": 2})
+    assert stats.episodes >= 3 and "episode_length" in stats.stats
+
+
 def test_write_gif_checks_its_input(tmp_path):
     with pytest.raises(ValueError, match="no frames"):
         write_gif([], tmp_path / "a.gif")

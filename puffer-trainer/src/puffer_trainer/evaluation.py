@@ -153,19 +153,21 @@ def evaluate_checkpoint(
         dist = getattr(policy, "dist", None) or ActionDist(env.single_action_space)
         torch.manual_seed(seed)
         obs, _ = env.reset(seed=seed)
+        device = torch.device(str(getattr(env, "device", "cpu")))  # a GPU-native env keeps its obs there
+        policy.to(device)
         recurrent = bool(getattr(policy, "is_recurrent", False))
-        state = policy.initial_state(env.num_agents) if recurrent else None
+        state = policy.initial_state(env.num_agents, device) if recurrent else None
         if render is not None:
             frames.append(_frame(env))
         with torch.no_grad():
             while finished < episodes and steps < max_steps:
-                params, _, state = policy(torch.as_tensor(np.asarray(obs)), state)
+                params, _, state = policy(torch.as_tensor(obs, device=device), state)
                 actions = _greedy(dist, params) if deterministic else dist.sample(params)[0]
                 obs, _, terminals, truncations, infos = env.step(dist.to_env(actions))
                 steps += 1
                 if recurrent:
-                    done = torch.as_tensor(np.asarray(terminals) | np.asarray(truncations)).reshape(-1, 1)
-                    state = tuple(s * (~done) for s in state)
+                    ended = torch.as_tensor(np.logical_or(terminals, truncations), device=device)
+                    state = tuple(s * (~ended.reshape(-1, 1)) for s in state)  # fresh memory per episode
                 for info in infos:
                     n = float(info.get("n", 1.0))
                     finished += int(n)

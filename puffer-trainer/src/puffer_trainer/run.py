@@ -123,12 +123,16 @@ def train(
         env_id: a registered env id, e.g. ``"ocean/squared"`` or ``"gym/CartPole-v1"``.
         config: None (defaults), a TOML file path, a dict of sections, or a ``Config``.
         vecenv: an already built vector env (default: built from the config).
-        policy: your own ``torch.nn.Module`` (default: built from ``config.policy``).
+        policy: your own ``torch.nn.Module`` (default: built from ``config.policy``); a dict is taken as
+            ``[policy]`` section overrides (``policy={"lstm": True}``).
         **overrides: config values, see :func:`resolve_config` (e.g. ``total_timesteps=100_000``).
 
     Returns a :class:`RunResult`. Raises ``NonFiniteLossError`` if the loss diverges (the last good
     checkpoint is kept).
     """
+    if isinstance(policy, Mapping):  # policy={"lstm": True} is the [policy] section, not a module
+        overrides = {**overrides, "policy": policy}
+        policy = None
     return run(resolve_config(env_id, config, overrides), vecenv=vecenv, policy=policy)
 
 
