@@ -184,6 +184,7 @@ class Payload:
         return (os.system, ("echo pwned",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_loading_never_executes_code_from_a_checkpoint(tmp_path):
     evil = tmp_path / "evil.pt"
     torch.save({"puffer": {"format": "puffer-trainer-checkpoint"}, "x": Payload()}, evil)
