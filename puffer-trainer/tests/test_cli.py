@@ -134,7 +134,7 @@ def test_list_shows_envs_and_broken_plugins(tmp_path, monkeypatch, capsys):
     finally:
         default_registry.cache_clear()
     out = capsys.readouterr().out
-    assert "ocean/squared" in out and "example/corridor" in out
+    assert "ocean/squared" in out and "ocean/breakout" in out
     assert "1 plugin(s) failed to load" in out
     assert "broken_thing" in out and "plugin exploded" in out
 
