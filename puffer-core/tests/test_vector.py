@@ -251,6 +251,7 @@ def test_env_i_gets_seed_plus_i():
     ("creator", "start_method", "inline"), [(Walker, None, None), (Team, "forkserver", False)]
 )
 def test_serial_and_multiprocessing_identical(creator, start_method, inline):
+    """Also with more worker processes than this machine may have cores (max_processes=4)."""
     with make_vec("serial", num_envs=4, creator=creator, seed=1) as s:
         rs, is_ = rollout(s, 40, seed=5)
     # start_method=None is the default (spawn), as users get it.
@@ -262,12 +263,27 @@ def test_serial_and_multiprocessing_identical(creator, start_method, inline):
         num_workers=4,
         start_method=start_method,
         inline=inline,
+        max_processes=4,
     ) as m:
-        assert m.inline == (inline is None)
+        assert m.inline == (inline is None) and m.num_workers == 4
         rm, im = rollout(m, 40, seed=5)
     for x, y in zip(rs, rm):
         np.testing.assert_array_equal(x, y)
     assert sorted(map(str, is_)) == sorted(map(str, im)) and len(is_) > 0
+
+
+def test_workers_beyond_max_processes_are_merged():
+    with make_vec("serial", num_envs=16, seed=2) as s:
+        expected, expected_infos = rollout(s, 25)
+    with make_vec("multiprocessing", num_envs=16, num_workers=8, max_processes=2, seed=2) as m:
+        assert (m.requested_workers, m.num_workers, m.envs_per_worker, len(m._processes)) == (8, 2, 8, 1)
+        got, infos = rollout(m, 25)
+    for x, y in zip(expected, got):
+        np.testing.assert_array_equal(x, y)
+    assert sorted(map(str, infos)) == sorted(map(str, expected_infos))
+    # Async batches keep their shape: 4 batches of 4 envs need at least one worker each.
+    with make_vec("multiprocessing", num_envs=16, num_workers=8, batch_size=4, max_processes=2) as m:
+        assert m.num_workers == 4 and m.agents_per_batch == 4
 
 
 def test_masks_come_back_from_workers():

@@ -48,6 +48,7 @@ def make(
     start_method: str | None = None,
     spin_us: float | None = None,
     inline: bool | None = None,
+    max_processes: int | None = None,
 ) -> VecEnv:
     """Make a vector env of ``num_envs`` copies of an env.
 
@@ -57,8 +58,8 @@ def make(
             or a ``functools.partial`` of one).
         num_envs: how many envs. A multi-agent env contributes ``env.num_agents`` agent slots each.
         backend: ``"serial"`` or ``"multiprocessing"``.
-        num_workers: worker processes (multiprocessing); must divide ``num_envs``. Default: the largest
-            divisor of ``num_envs`` not above the CPU count.
+        num_workers: workers (multiprocessing); must divide ``num_envs``. Default: the largest divisor of
+            ``num_envs`` not above the CPU count. At most ``max_processes`` of them run (see below).
         batch_size: envs returned by one ``recv``; must divide ``num_envs`` and be a multiple of the envs per
             worker. Default ``num_envs`` (synchronous); smaller gives the async "first ready batch" mode.
         seed: env ``i`` is created with seed ``seed + i`` and first reset with it. ``None``: unseeded.
@@ -69,6 +70,9 @@ def make(
             semaphore (default 20 µs when the worker processes and the caller fit on the CPUs, else 0).
         inline: multiprocessing: step worker 0's envs in the calling process while the worker processes
             step theirs (default: in synchronous mode only; see :class:`Multiprocessing`).
+        max_processes: multiprocessing: run at most this many workers (default: the CPU count); extra
+            requested workers are merged with their neighbours of the same batch, since more processes
+            than cores only add context switches. Results are identical either way.
 
     Raises:
         ValueError: sizes that do not fit together, or a GPU-native env with the multiprocessing backend.
@@ -123,4 +127,5 @@ def make(
         start_method=start_method,
         spin_us=spin_us,
         inline=inline,
+        max_processes=max_processes,
     )

@@ -66,6 +66,22 @@ DEFAULT_SPIN_US = 20.0
 _ORPHAN_CHECK_S = 1.0
 
 
+def _process_count(num_workers: int, num_batches: int, batch_size: int, max_processes: int | None) -> int:
+    """How many workers to run: ``num_workers`` capped at ``max_processes`` (default: the CPU count).
+
+    Every batch gets the same number ``q`` of workers, each with the same number of envs, so ``q`` divides
+    ``batch_size``; at least one worker per batch, whatever the cap.
+    """
+    cap = (os.cpu_count() or 1) if max_processes is None else int(max_processes)
+    if cap < 1:
+        raise ValueError(f"max_processes must be a positive int, got {max_processes!r}")
+    per_batch = num_workers // num_batches
+    if num_workers <= cap:
+        return num_workers
+    limit = max(1, min(per_batch, cap // num_batches))
+    return num_batches * max(d for d in range(1, limit + 1) if batch_size % d == 0)
+
+
 def _spin_acquire(semaphore: Any, spin_s: float) -> bool:
     """Try to take ``semaphore`` for up to ``spin_s`` seconds before the caller sleeps on it.
 
@@ -273,6 +289,11 @@ class Multiprocessing(VecEnv):
             worker processes and the caller fit on the CPUs, else 0 (spinning would only take cores from the
             workers).
         inline: step worker 0 in the calling process (default: only in synchronous mode).
+        max_processes: at most this many workers (the inline one included), default the CPU count. More
+            worker processes than cores cannot step envs faster, only add context switches and cache
+            misses, so when ``num_workers`` is larger, neighbouring workers of the same batch are merged
+            into one process. ``num_workers`` then reports the workers actually used and
+            ``requested_workers`` what was asked for. Results do not depend on it.
     """
 
     def __init__(
@@ -287,9 +308,12 @@ class Multiprocessing(VecEnv):
         poll_interval: float = 0.1,
         spin_us: float | None = None,
         inline: bool | None = None,
+        max_processes: int | None = None,
     ) -> None:
         self._init_common(probe, num_envs, batch_size)
         self._seed = seed
+        self.requested_workers = num_workers
+        num_workers = _process_count(num_workers, self._num_batches, batch_size, max_processes)
         self.num_workers = num_workers
         self.envs_per_worker = num_envs // num_workers
         self.workers_per_batch = batch_size // self.envs_per_worker
