@@ -6,7 +6,6 @@ fresh machine with nothing but Python and access to the package registry.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nox
@@ -23,7 +22,9 @@ PACKAGES: dict[str, list[str]] = {
     "puffer-core": ["./puffer-core[test]", "./examples/puffer-envs-example"],
     "puffer-kernels": [TORCH, "./puffer-kernels[test]"],
     "puffer-envs-ocean": ["./puffer-core", "./puffer-envs-ocean[test]"],
-    "puffer-trainer": [TORCH, "./puffer-core", "./puffer-kernels", "./puffer-envs-ocean", "./puffer-trainer[test]"],
+    "puffer-trainer": [
+        TORCH, "./puffer-core", "./puffer-kernels", "./puffer-envs-ocean", "./puffer-trainer[test]"
+    ],
 }
 
 # Tests that belong to a package's session but live outside its folder.
@@ -64,3 +65,24 @@ def wheels(session: nox.Session) -> None:
     install(session, "build")
     for package in PACKAGES:
         session.run("python", "-m", "build", "--wheel", "--outdir", str(ROOT / "dist"), package)
+
+
+@nox.session(venv_backend="none")
+def sanitize(session: nox.Session) -> None:
+    """Build every ocean env with AddressSanitizer + UBSan and fuzz each for 10**6 random agent steps."""
+    build = ROOT / "build" / "ocean-sanitize"
+    session.run("cmake", "-S", "puffer-envs-ocean", "-B", str(build), "-G", "Ninja",
+                "-DOCEAN_SANITIZE=ON", "-DCMAKE_BUILD_TYPE=Debug", external=True)
+    session.run("cmake", "--build", str(build), "--target", "ocean_fuzz", external=True)
+    session.run(str(build / "ocean_fuzz"), "1000000", "1", external=True,
+                env={"ASAN_OPTIONS": "detect_leaks=1", "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"})
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Every package's benchmarks; each prints ratios against a baseline measured in the same run."""
+    install(session, TORCH, "gymnasium", "./puffer-core", "./puffer-kernels", "./puffer-envs-ocean",
+            "./puffer-trainer")
+    session.run("python", "puffer-core/benchmarks/vector.py")
+    session.run("python", "puffer-kernels/benchmarks/advantage_cpu.py")
+    session.run("python", "puffer-envs-ocean/benchmarks/ocean.py")
