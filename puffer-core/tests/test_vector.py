@@ -416,6 +416,43 @@ def test_bad_actions_name_expected_and_received(backend):
         np.testing.assert_array_equal(obs[:, 0], 1)
 
 
+@pytest.mark.parametrize(
+    "space",
+    [
+        spaces.Discrete(3),
+        spaces.Discrete(3, start=1),
+        spaces.MultiDiscrete([3, 4]),
+        spaces.MultiDiscrete([3, 4], start=[1, 0]),
+        spaces.MultiBinary(3),
+        spaces.Box(-1, 1, (2,)),
+    ],
+)
+def test_fast_action_check_agrees_with_validate_actions(space):
+    """The vectorizer's fast path accepts exactly what puffer_core.spaces.validate_actions accepts."""
+    from puffer_core.spaces import validate_actions
+    from puffer_core.vector.base import ActionCheck
+
+    check = ActionCheck(space, 4)
+    rng = np.random.default_rng(0)
+    for dtype in (np.int8, np.uint8, np.int32, np.int64, np.uint64, np.float32, np.float64, bool):
+        for trial in range(40):
+            shape = check.shape if trial % 10 else (3, *check.shape[1:])
+            values = rng.integers(-3, 6, shape).astype(dtype)
+            if values.dtype.kind == "f" and trial % 5 == 0:
+                values.flat[0] = np.nan
+            try:
+                validate_actions(values, space, 4)
+                expected = None
+            except ValueError as error:
+                expected = str(error)
+            if expected is None:
+                assert check(values) is not None
+            else:
+                with pytest.raises(ValueError) as error:
+                    check(values)
+                assert str(error.value) == expected
+
+
 def test_bad_sizes_and_arguments():
     with pytest.raises(ValueError, match="multiple of num_workers"):
         puffer_core.vector.make(Walker, num_envs=5, backend="multiprocessing", num_workers=2)

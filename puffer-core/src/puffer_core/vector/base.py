@@ -11,7 +11,7 @@ import numpy as np
 from gymnasium import spaces
 
 from ..errors import APIUsageError
-from ..spaces import joint_space, validate_actions
+from ..spaces import action_buffer_layout, joint_space, validate_actions
 
 __all__ = ["EnvCreator", "EnvProbe", "VecEnv", "resolve_creator", "probe_env"]
 
@@ -122,6 +122,52 @@ def check_sizes(num_envs: Any, num_workers: Any, batch_size: Any) -> tuple[int, 
     return num_envs, num_workers, batch_size
 
 
+_UNSIGNED = {n: np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
+
+
+class ActionCheck:
+    """Validates a batch of actions in a couple of vectorized numpy operations per ``send``.
+
+    The common case (right shape, integer actions in ``[0, n)``, or finite floats) is accepted on a fast
+    path; anything else goes to :func:`puffer_core.spaces.validate_actions`, which has the final word and
+    raises the ValueError naming the expected and received shape, dtype or range.
+    """
+
+    def __init__(self, space: spaces.Space, num_agents: int) -> None:
+        self.space, self.num_agents = space, num_agents
+        shape, dtype = action_buffer_layout(space)
+        self.shape = (num_agents, *shape)
+        self.discrete = dtype.kind in "iu"
+        self.high: Any = None
+        if isinstance(space, spaces.Discrete) and int(space.start) == 0:
+            self.high = int(space.n) - 1
+        elif isinstance(space, spaces.MultiDiscrete) and not np.any(space.start):
+            self.high = (np.asarray(space.nvec) - 1).astype(np.uint64)
+        elif isinstance(space, spaces.MultiBinary):
+            self.high = 1
+        self.scalar_high = isinstance(self.high, int)
+
+    def __call__(self, actions: Any) -> np.ndarray:
+        array = np.asarray(actions)
+        if array.shape == self.shape:
+            kind = array.dtype.kind
+            if self.discrete:
+                if self.high is not None and kind in "iu" and array.size:
+                    # Negative values seen as unsigned are huge, so one comparison checks both bounds.
+                    unsigned = array.view(_UNSIGNED[array.dtype.itemsize]) if kind == "i" else array
+                    if self.scalar_high:
+                        if unsigned.max() <= self.high:
+                            return array
+                    elif not (unsigned > self.high).any():
+                        return array
+            elif kind == "f":
+                if np.isfinite(array).all():
+                    return array
+            elif kind in "iu":
+                return array
+        return validate_actions(actions, self.space, self.num_agents)
+
+
 class VecEnv:
     """A batch of envs stepped together. Use :func:`puffer_core.vector.make` to create one.
 
@@ -181,6 +227,7 @@ class VecEnv:
             env_ids.flags.writeable = False
             ids.append(env_ids)
         self._batch_env_ids = ids
+        self._check_actions = ActionCheck(self.single_action_space, self.agents_per_batch)
         self._first_reset = True
         self._seed: int | None = None
         self._awaiting_send: int | None = None  # batch handed out by recv, waiting for its actions
@@ -234,7 +281,7 @@ class VecEnv:
         if self._awaiting_send is None:
             raise APIUsageError("send() called before recv(): call async_reset() then recv() first")
         batch = self._awaiting_send
-        checked = validate_actions(actions, self.single_action_space, self.agents_per_batch)
+        checked = self._check_actions(actions)
         self._send(batch, checked)
         self._awaiting_send = None
 
