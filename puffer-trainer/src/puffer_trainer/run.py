@@ -322,11 +322,21 @@ class _Loop:
             own = {k: v for k, v in state.items() if k in _PER_RANK_STATE}
             ranks = distributed.gather(own, self.dist)
             state["ranks"] = ranks
+        error: BaseException | None = None
         if self.dist.is_main:
-            self.last_checkpoint = _write_checkpoint(state, self.folder.checkpoints, trainer.epoch)
-            if self.metrics is not None and (final or time.perf_counter() - self._last_draw >= CURVE_EVERY_S):
-                self.metrics.draw()  # the PNG costs ~0.1-1 s, so periodic redraws are rate-limited
-                self._last_draw = time.perf_counter()
+            try:
+                self.last_checkpoint = _write_checkpoint(state, self.folder.checkpoints, trainer.epoch)
+                due = final or time.perf_counter() - self._last_draw >= CURVE_EVERY_S
+                if self.metrics is not None and due:
+                    self.metrics.draw()  # the PNG costs ~0.1-1 s, so periodic redraws are rate-limited
+                    self._last_draw = time.perf_counter()
+            except Exception as exc:
+                error = exc
+        # Under torchrun the other ranks must learn that rank 0 failed, or they would wait for it forever.
+        if distributed.any_rank(error is not None, self.dist):
+            if error is not None:
+                raise error
+            raise RuntimeError("rank 0 failed to write the checkpoint (see its error); this rank stops too")
         return self.last_checkpoint
 
 
