@@ -70,3 +70,4 @@ def test_cli_prints_best_overrides(capsys):
     assert "best: " in out
     line = next(x for x in out.splitlines() if x.startswith("overrides: "))
     assert "--vec.backend" in line and "--vec.num-envs" in line
+    assert f"run: puffer train gym/CartPole-v1 {line.removeprefix('overrides: ')}" in out

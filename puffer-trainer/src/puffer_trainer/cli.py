@@ -302,4 +302,5 @@ def _autotune(args: argparse.Namespace, overrides: list[str]) -> int:
         f"({len(result.trials)} layouts in {result.elapsed_s:.1f}s)"
     )
     print("overrides: " + " ".join(best.layout.overrides()))
+    print(f"run: puffer train {args.env} " + " ".join(best.layout.overrides()))
     return 0
