@@ -77,7 +77,7 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
 def make_checkpoint(trainer: Any, config_dict: Mapping[str, Any], env_id: str, world_size: int = 1) -> dict:
     """The dict saved to disk: the trainer's state plus the resolved config and a plain-data header."""
     state = dict(trainer.state_dict())
-    state["config"] = dict(config_dict)
+    state["config"] = _plain(dict(config_dict))
     state["puffer"] = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
@@ -88,6 +88,19 @@ def make_checkpoint(trainer: Any, config_dict: Mapping[str, Any], env_id: str, w
         "saved_at": time.time(),
     }
     return state
+
+
+def _plain(value: Any) -> Any:
+    """Config values as types ``weights_only`` loading accepts (numpy scalars and paths become plain data)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy scalars and arrays
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
 
 
 def save_checkpoint(state: Mapping[str, Any], folder: str | os.PathLike[str], epoch: int) -> Path:
