@@ -61,7 +61,7 @@ def main() -> None:
     baseline = env_only_sps(config, args.baseline_seconds) if args.baseline_seconds > 0 else float("nan")
     trainer = Trainer(config)
     params = sum(p.numel() for p in trainer.policy.parameters())
-    print(f"env {args.env_id} device {args.device} agents {trainer.num_agents} policy params {params:,} "
+    print(f"env {args.env_id} device {trainer.device} agents {trainer.num_agents} policy params {params:,} "
           f"torch threads {torch.get_num_threads()} batch {trainer.segments * trainer.horizon}")
     start = time.perf_counter()
     solved_at = None
@@ -84,7 +84,7 @@ def main() -> None:
                   f"{args.score_key} {score:.3f}", flush=True)
         if now - start > args.seconds:
             break
-    if args.device.startswith("cuda"):
+    if trainer.device.type == "cuda":
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - start
     sps = trainer.global_step / elapsed
