@@ -149,7 +149,17 @@ def _config_keys_help() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``puffer`` command and ``python -m puffer_trainer``; returns the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    finally:
+        try:
+            sys.stdout.flush()
+        except (BrokenPipeError, ValueError):  # the reader went away (`| head`): no noise at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+
+
+def _main(argv: list[str]) -> int:
     rest, overrides = split_overrides(argv)
     parser = build_parser()
     args = parser.parse_args(rest)

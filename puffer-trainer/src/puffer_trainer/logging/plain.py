@@ -65,15 +65,22 @@ class PlainLogger:
     """Writes :func:`format_line` lines to a stream (stdout by default)."""
 
     def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
+        self.stream: IO[str] | None = stream
 
     def log(self, snapshot: Snapshot) -> None:
         self.message(format_line(snapshot))
 
     def message(self, text: str) -> None:
-        print(f"[puffer] {text}", file=self.stream, flush=True)
+        if self.stream is None:
+            return
+        try:
+            print(f"[puffer] {text}", file=self.stream, flush=True)
+        except (BrokenPipeError, ValueError):  # `puffer train ... | head` closed the pipe: keep training
+            self.stream = None
 
     def close(self) -> None:
+        if self.stream is None:
+            return
         try:
             self.stream.flush()
         except (ValueError, OSError):  # already closed by the caller
