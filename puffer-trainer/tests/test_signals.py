@@ -139,3 +139,13 @@ def test_non_finite_loss_stops_with_a_diagnosis_and_keeps_the_last_good_checkpoi
     assert latest["epoch"] == 1 and latest["global_step"] < error.step + BATCH
     assert sorted(p.name for p in checkpoints.iterdir()) == ["epoch_000001.pt", "latest.pt"]
     assert all(torch.isfinite(t).all() for t in latest["policy"].values())
+
+
+def test_non_finite_loss_through_the_cli_is_exit_status_1(tmp_path, capsys):
+    from puffer_trainer.cli import main
+
+    code = main(["train", ENV_ID, *TINY, "--run.run-dir", str(tmp_path), "--train.learning-rate", "1e30",
+                 "--train.total-timesteps", str(50 * BATCH), "--run.checkpoint-interval", "1"])  # fmt: skip
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "training stopped: non-finite" in err and "Traceback" not in err
