@@ -291,3 +291,37 @@ def test_masked_agents_never_train():
             assert stats["value_loss"] < 10
     finally:
         vec.close()
+
+
+class _FakeEvent:
+    def record(self):
+        pass
+
+    def synchronize(self):
+        pass
+
+
+def test_staged_uploads_match_direct_copies(monkeypatch):
+    """The pinned-staging path used on CUDA, run with plain CPU tensors: same data, same training."""
+    monkeypatch.setattr(torch.cuda, "Event", _FakeEvent)
+    config = small_config()
+    direct, staged = Trainer(config), Trainer(config)
+    capacity = staged.num_agents
+    staged._pinned = (
+        torch.empty((capacity, *staged.obs_shape), dtype=staged.buffer.observations.dtype),
+        torch.empty(4 * capacity),
+    )
+    staged.buffer._pinned = torch.empty(3 * capacity, dtype=torch.int64)
+    try:
+        for epoch in range(2):
+            for trainer in (direct, staged):  # the same random draws for both
+                torch.manual_seed(epoch)
+                trainer.evaluate()
+            for name in ("observations", "actions", "rewards", "dones", "weights", "values"):
+                assert torch.equal(getattr(direct.buffer, name), getattr(staged.buffer, name)), name
+            for trainer in (direct, staged):
+                torch.manual_seed(epoch)
+                trainer.train()
+    finally:
+        direct.close()
+        staged.close()

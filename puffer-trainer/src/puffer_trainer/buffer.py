@@ -103,6 +103,9 @@ class ExperienceBuffer:
         self.full_rows = 0
         #: Agent slot that filled each row (for inspection and tests).
         self.row_agent = np.full(s, -1, dtype=np.int64)
+        cuda = self.device.type == "cuda"
+        self._pinned = torch.empty(3 * n, dtype=torch.int64, pin_memory=True) if cuda else None
+        self._upload_done: torch.cuda.Event | None = None
 
     @property
     def full(self) -> bool:
@@ -111,6 +114,20 @@ class ExperienceBuffer:
 
     def _to_index(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(self.device, non_blocking=True)
+
+    def _upload(self, array: np.ndarray) -> torch.Tensor:
+        """``int64 [k, n]`` host indices to the device through a reused pinned buffer (one copy, no stall)."""
+        if self._pinned is None:
+            return self._to_index(array)
+        if self._upload_done is not None:
+            self._upload_done.synchronize()  # the previous step's copy must have left the staging buffer
+        k, n = array.shape
+        staging = self._pinned[: k * n].view(k, n)
+        staging.copy_(torch.from_numpy(array))
+        out = staging.to(self.device, non_blocking=True)
+        self._upload_done = torch.cuda.Event()
+        self._upload_done.record()
+        return out
 
     def store(
         self,
@@ -137,26 +154,6 @@ class ExperienceBuffer:
         ids = ids.astype(np.int64)  # a private, writable copy: the env's array is reused and may be read-only
         if ids.size and (ids.min() < 0 or ids.max() >= self.num_agents):
             raise ValueError(f"env_ids must lie in [0, {self.num_agents}), got {ids.min()}..{ids.max()}")
-        ids_t = self._to_index(ids)
-
-        terminals = terminals.to(torch.bool)
-        truncations = truncations.to(torch.bool)
-        cut = (truncations & ~terminals).float()
-        rewards = rewards.float() + gamma * cut * self.last_value[ids_t]
-        dones = (terminals | truncations).float()
-        weights = masks.float()
-        values = values.float()
-        self.last_value[ids_t] = values
-        step = {
-            "observations": observations,
-            "actions": actions,
-            "logprobs": logprobs.float(),
-            "values": values,
-            "rewards": rewards,
-            "dones": dones,
-            "weights": weights,
-        }
-
         row = self.row[ids]
         pos = self.pos[ids]
         need = np.flatnonzero(row < 0)
@@ -177,10 +174,30 @@ class ExperienceBuffer:
                 pos[with_stash] = 1
                 self.has_stash[ids[with_stash]] = False
 
+        # One upload of the step's indices (pinned and asynchronous on CUDA).
+        ids_t, r, p = self._upload(np.stack([ids, row, pos]))
+
+        terminals = terminals.to(torch.bool)
+        truncations = truncations.to(torch.bool)
+        cut = (truncations & ~terminals).float()
+        rewards = rewards.float() + gamma * cut * self.last_value[ids_t]
+        dones = (terminals | truncations).float()
+        weights = masks.float()
+        values = values.float()
+        self.last_value[ids_t] = values
+        step = {
+            "observations": observations,
+            "actions": actions,
+            "logprobs": logprobs.float(),
+            "values": values,
+            "rewards": rewards,
+            "dones": dones,
+            "weights": weights,
+        }
+
         stored = row >= 0
         n_stored = int(stored.sum())
         if n_stored == ids.size:
-            r, p = self._to_index(row), self._to_index(pos)
             for name, value in step.items():
                 getattr(self, name)[r, p] = value
         else:

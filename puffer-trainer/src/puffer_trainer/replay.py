@@ -24,22 +24,27 @@ def segment_priorities(advantages: torch.Tensor, row_valid: torch.Tensor, alpha:
         # A tiny floor keeps rows whose advantages are all zero drawable, so the draw never runs dry.
         prio = total.pow(alpha) + 1e-8
     prio = prio * row_valid
-    s = prio.sum()
-    if not bool(s > 0):
-        prio = torch.ones_like(prio)
-        s = prio.sum()
-    return prio / s
+    total = prio.sum()
+    # No valid row at all: fall back to uniform (decided on the device, without a host sync).
+    prio = torch.where(total > 0, prio, torch.ones_like(prio))
+    return prio / prio.sum()
 
 
 def sample_segments(
-    probs: torch.Tensor, count: int, beta: float, generator: torch.Generator | None = None
+    probs: torch.Tensor,
+    count: int,
+    beta: float,
+    generator: torch.Generator | None = None,
+    drawable: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw ``count`` distinct rows by ``probs``; return ``(rows, weights)``, weights ``(N * P) ** -beta``.
 
     ``N`` is the number of rows with nonzero probability, so uniform sampling gives weights of exactly 1.
-    When fewer than ``count`` rows are drawable, rows are drawn with replacement.
+    When fewer than ``count`` rows are drawable, rows are drawn with replacement. Passing ``drawable`` (the
+    count of nonzero probabilities, if the caller knows it) saves a device-to-host sync.
     """
-    drawable = int((probs > 0).sum())
+    if drawable is None:
+        drawable = int((probs > 0).sum())
     replacement = drawable < count
     rows = torch.multinomial(probs, count, replacement=replacement, generator=generator)
     weights = (drawable * probs[rows]).pow(-beta)

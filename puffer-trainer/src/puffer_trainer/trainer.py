@@ -207,6 +207,14 @@ class Trainer:
         self._info_sums: dict[str, float] = {}
         self._info_counts: dict[str, float] = {}
         self._gpu_env = str(getattr(vecenv, "device", "cpu")) != "cpu"
+        self._pinned: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._staged: torch.cuda.Event | None = None
+        if self.device.type == "cuda" and not self._gpu_env:
+            capacity = int(getattr(vecenv, "agents_per_batch", self.num_agents) or self.num_agents)
+            self._pinned = (
+                torch.empty((capacity, *self.obs_shape), dtype=torch_dtype(obs_space.dtype), pin_memory=True),
+                torch.empty(4 * capacity, dtype=torch.float32, pin_memory=True),
+            )
         self.vecenv.async_reset(self.seed * 100_003)
 
     def _broadcast_parameters(self) -> None:
@@ -228,6 +236,22 @@ class Trainer:
             tensor = torch.from_numpy(np.ascontiguousarray(array))
         tensor = tensor.to(self.device, non_blocking=True)
         return tensor if dtype is None or tensor.dtype == dtype else tensor.to(dtype)
+
+    def _stage(self, obs: Any, *flags: Any) -> tuple[torch.Tensor, ...]:
+        """Host step data to the GPU in two copies through reused pinned buffers (no pageable stalls)."""
+        pin_obs, pin_misc = self._pinned
+        n = len(obs)
+        if self._staged is not None:
+            self._staged.synchronize()  # the last step's copies must have left the staging buffers
+        pin_obs[:n].copy_(torch.from_numpy(np.asarray(obs)))
+        misc = pin_misc[: 4 * n].view(4, n)
+        for i, flag in enumerate(flags):
+            misc[i].copy_(torch.from_numpy(np.asarray(flag)))
+        obs_t = pin_obs[:n].to(self.device, non_blocking=True)
+        misc_t = misc.to(self.device, non_blocking=True)
+        self._staged = torch.cuda.Event()
+        self._staged.record()
+        return obs_t, misc_t[0], misc_t[1] > 0, misc_t[2] > 0, misc_t[3] > 0
 
     def _add_infos(self, infos: list[dict[str, float]]) -> None:
         sums, counts = self._info_sums, self._info_counts
@@ -264,11 +288,15 @@ class Trainer:
                 ids = np.asarray(env_ids)
                 n = ids.shape[0]
                 local_steps += n
-                obs_t = self._to_device(obs)
-                rew_t = self._to_device(rewards, torch.float32)
-                term_t = self._to_device(terminals, torch.bool)
-                trunc_t = self._to_device(truncations, torch.bool)
-                mask_t = self._to_device(masks, torch.bool)
+                if self._pinned is not None and n <= self._pinned[0].shape[0]:
+                    staged = self._stage(obs, rewards, terminals, truncations, masks)
+                    obs_t, rew_t, term_t, trunc_t, mask_t = staged
+                else:
+                    obs_t = self._to_device(obs)
+                    rew_t = self._to_device(rewards, torch.float32)
+                    term_t = self._to_device(terminals, torch.bool)
+                    trunc_t = self._to_device(truncations, torch.bool)
+                    mask_t = self._to_device(masks, torch.bool)
                 if tc.reward_clip > 0:
                     rew_t = rew_t.clamp(-tc.reward_clip, tc.reward_clip)
                 policy_obs = obs_t
@@ -369,6 +397,8 @@ class Trainer:
         beta = anneal_beta(tc.prio_beta0, progress)
         weights = buf.train_weights()
         row_valid = weights.sum(1) > 0
+        # Every valid row keeps a nonzero draw probability (see segment_priorities); none valid -> uniform.
+        drawable = int(row_valid.sum()) or self.segments
         buf.importance.fill_(1.0)
         n_minibatches = max(1, tc.update_epochs * self.segments // self.minibatch_segments)
         accumulate = int(tc.accumulate_minibatches)
@@ -382,7 +412,7 @@ class Trainer:
                 tc.gamma, tc.gae_lambda, tc.vtrace_rho_clip, tc.vtrace_c_clip,
             )  # fmt: skip
             probs = segment_priorities(buf.advantages * weights, row_valid, tc.prio_alpha)
-            rows, segment_weights = sample_segments(probs, self.minibatch_segments, beta)
+            rows, segment_weights = sample_segments(probs, self.minibatch_segments, beta, drawable=drawable)
             obs = buf.observations[rows]
             if self.obs_norm is not None:
                 obs = self.obs_norm(obs)
