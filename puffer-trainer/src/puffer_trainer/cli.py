@@ -241,9 +241,7 @@ def _eval(args: argparse.Namespace, overrides: list[str]) -> int:
         section, name = key.split(".", 1)
         if section != "env":
             raise ValueError(f"eval takes only --env.KEY overrides (env kwargs), got {item.split('=')[0]!r}")
-        from .config import _parse_literal
-
-        env_overrides[name.replace("-", "_")] = _parse_literal(value)
+        env_overrides[name.replace("-", "_")] = _literal(value)
     result = evaluate_checkpoint(
         args.env,
         args.checkpoint,
@@ -260,6 +258,21 @@ def _eval(args: argparse.Namespace, overrides: list[str]) -> int:
     if result.render_path is not None:
         print(f"wrote {result.frames} frames to {result.render_path}")
     return 0
+
+
+def _literal(text: str) -> bool | int | float | str | None:
+    """An env kwarg from the command line: true/false, none, an int, a float, else the string itself."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _list(stream: IO[str]) -> int:
