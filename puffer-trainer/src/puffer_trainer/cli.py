@@ -185,7 +185,7 @@ def _report(error: Exception) -> int:
 
     ``PUFFER_TRACEBACK=1`` shows the traceback of every error.
     """
-    from puffer_core import PufferError
+    from puffer_core import EnvWorkerError, PufferError
 
     from .checkpoint import CheckpointError
     from .config import ConfigError
@@ -194,6 +194,9 @@ def _report(error: Exception) -> int:
         raise error
     if type(error).__name__ == "NonFiniteLossError":
         _error(f"training stopped: {error}")
+        return EXIT_FAILED
+    if isinstance(error, EnvWorkerError):  # the env crashed mid-run: its traceback is in the message
+        _error(f"the env failed: {error}")
         return EXIT_FAILED
     if isinstance(error, (ConfigError, CheckpointError, PufferError, ImportError)):
         _error(str(error))
