@@ -53,7 +53,7 @@ class TrainConfig:
     seed: int = 1
     device: str = "cpu"
     total_timesteps: int = 10_000_000
-    learning_rate: float = 0.015
+    learning_rate: float = 0.003
     anneal_lr: bool = True
     min_lr_ratio: float = 0.0
     gamma: float = 0.995
@@ -73,10 +73,11 @@ class TrainConfig:
     batch_size: int = 0
     accumulate_minibatches: int = 1
     norm_adv: bool = True
-    optimizer: str = "muon"
-    adam_beta1: float = 0.95
+    #: "adam", "muon" (hidden matrices; its Newton-Schulz runs in bf16, slow on CPUs) or "kron".
+    optimizer: str = "adam"
+    adam_beta1: float = 0.9
     adam_beta2: float = 0.999
-    adam_eps: float = 1e-12
+    adam_eps: float = 1e-8
     weight_decay: float = 0.0
     compile: bool = False
     bf16: bool = False
