@@ -325,3 +325,18 @@ def test_staged_uploads_match_direct_copies(monkeypatch):
     finally:
         direct.close()
         staged.close()
+
+
+def test_kron_trains_and_round_trips_when_heavyball_is_installed():
+    pytest.importorskip("heavyball")
+    trainer = Trainer(small_config(optimizer="kron"))
+    try:
+        for _ in range(2):
+            trainer.evaluate()
+            assert np.isfinite(trainer.train()["value_loss"])
+        buf = io.BytesIO()
+        torch.save(trainer.state_dict(), buf)
+        buf.seek(0)
+        trainer.load_state_dict(torch.load(buf, weights_only=True))
+    finally:
+        trainer.close()

@@ -126,6 +126,12 @@ def build_optimizer(policy: nn.Module, train: Any) -> torch.optim.Optimizer:
                 "optimizer 'kron' (PSGD-Kron) needs the heavyball package: pip install 'puffer-trainer[kron]'"
             ) from None
         kron = getattr(heavyball, "PSGDKron", None) or getattr(heavyball, "ForeachPSGDKron", None)
+        utils = getattr(heavyball, "utils", None)
+        if all(p.device.type == "cpu" for p in params) and hasattr(utils, "compile_mode"):
+            # heavyball torch.compiles its update by default; Inductor on CPU needs a C++ toolchain and
+            # failed here, so a CPU run uses heavyball's eager path (process-wide: heavyball has no per-
+            # optimizer switch).
+            utils.compile_mode = None
         if kron is None:
             raise ImportError(f"heavyball {getattr(heavyball, '__version__', '?')} has no PSGDKron optimizer")
         return kron(params, lr=lr, weight_decay=float(train.weight_decay))
