@@ -286,6 +286,19 @@ def test_workers_beyond_max_processes_are_merged():
         assert m.num_workers == 4 and m.agents_per_batch == 4
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="needs CPU affinity")
+def test_pinned_workers_run_on_their_own_cpu():
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs")
+    with make_vec("multiprocessing", num_envs=4, num_workers=2, pin_workers=True) as vec:
+        (worker,) = vec._processes
+        assert os.sched_getaffinity(worker.pid) == {cpus[-1]}
+        assert os.sched_getaffinity(0) == set(cpus)  # the caller is left alone
+        vec.reset(0)
+        vec.step(np.ones(4, np.int64))
+
+
 def test_masks_come_back_from_workers():
     with make_vec("multiprocessing", num_envs=2, creator=Team) as vec:
         vec.reset(0)

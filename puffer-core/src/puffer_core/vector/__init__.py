@@ -49,6 +49,7 @@ def make(
     spin_us: float | None = None,
     inline: bool | None = None,
     max_processes: int | None = None,
+    pin_workers: bool | None = None,
 ) -> VecEnv:
     """Make a vector env of ``num_envs`` copies of an env.
 
@@ -73,6 +74,8 @@ def make(
         max_processes: multiprocessing: run at most this many workers (default: the CPU count); extra
             requested workers are merged with their neighbours of the same batch, since more processes
             than cores only add context switches. Results are identical either way.
+        pin_workers: multiprocessing: pin each worker process to its own CPU (off by default; the caller
+            itself is never pinned). See :class:`Multiprocessing`.
 
     Raises:
         ValueError: sizes that do not fit together, or a GPU-native env with the multiprocessing backend.
@@ -128,4 +131,5 @@ def make(
         spin_us=spin_us,
         inline=inline,
         max_processes=max_processes,
+        pin_workers=pin_workers,
     )

@@ -94,6 +94,12 @@ def _process_count(num_workers: int, num_batches: int, batch_size: int, max_proc
     return num_batches * max(d for d in range(1, limit + 1) if batch_size % d == 0)
 
 
+def _allowed_cpus() -> list[int]:
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
 def _spin_acquire(semaphore: Any, spin_s: float) -> bool:
     """Try to take ``semaphore`` for up to ``spin_s`` seconds before the caller sleeps on it.
 
@@ -141,10 +147,14 @@ def _worker(
     conn: Any,
     parent_pid: int,
     spin_s: float,
+    cpu: int | None,
 ) -> None:
     """Body of worker process ``worker_id``: build envs ``[env_start, env_stop)`` in shared memory, serve."""
     # Ctrl-C goes to the whole process group; the main process decides what to do and closes us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if cpu is not None:
+        with contextlib.suppress(OSError):  # a cpuset that changed under us: run unpinned
+            os.sched_setaffinity(0, {cpu})
     shared = None
     envs: list[Any] = []
     control = info_area = None
@@ -306,6 +316,11 @@ class Multiprocessing(VecEnv):
             misses, so when ``num_workers`` is larger, neighbouring workers of the same batch are merged
             into one process. ``num_workers`` then reports the workers actually used and
             ``requested_workers`` what was asked for. Results do not depend on it.
+        pin_workers: pin each worker process to its own CPU, taken from the end of the allowed set (only
+            when the workers and the caller fit on the CPUs; the caller is never pinned). Off by default:
+            it keeps Linux from waking a worker on its waker's CPU (the caller and its worker then take
+            turns on one core while another idles), but a pinned worker cannot flee a CPU that other
+            programs keep busy, which measured worse on a shared machine.
     """
 
     def __init__(
@@ -321,6 +336,7 @@ class Multiprocessing(VecEnv):
         spin_us: float | None = None,
         inline: bool | None = None,
         max_processes: int | None = None,
+        pin_workers: bool | None = None,
     ) -> None:
         self._init_common(probe, num_envs, batch_size)
         self._seed = seed
@@ -335,10 +351,14 @@ class Multiprocessing(VecEnv):
             raise ValueError("inline=True needs batch_size == num_envs: async batches must all be processes")
         first_remote = 1 if self.inline else 0
         self._remote = list(range(first_remote, num_workers))
+        cpus = _allowed_cpus()
+        fits = len(self._remote) + 1 <= len(cpus)
         if spin_us is None:
-            fits = len(self._remote) + 1 <= (os.cpu_count() or 1)
             spin_us = DEFAULT_SPIN_US if fits else 0.0
         self.spin_s = float(spin_us) * 1e-6
+        pin_workers = bool(pin_workers) and fits and hasattr(os, "sched_setaffinity")
+        # Worker processes take CPUs from the end of the allowed set, leaving the first ones to the caller.
+        self._worker_cpus = {w: cpus[-1 - k] for k, w in enumerate(self._remote)} if pin_workers else {}
         self.start_method = start_method or DEFAULT_START_METHOD
         if self.start_method not in multiprocessing.get_all_start_methods():
             raise ValueError(
@@ -424,6 +444,7 @@ class Multiprocessing(VecEnv):
                 writer,
                 os.getpid(),
                 self.spin_s,
+                self._worker_cpus.get(w),
             ),
             daemon=True,
         )
