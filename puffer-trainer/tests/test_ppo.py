@@ -340,3 +340,47 @@ def test_kron_trains_and_round_trips_when_heavyball_is_installed():
         trainer.load_state_dict(torch.load(buf, weights_only=True))
     finally:
         trainer.close()
+
+
+def masked_env_config(**train):
+    config = Config("test/masked")
+    config.train.horizon = 8
+    config.train.batch_size = 4 * 8 * 4
+    config.train.minibatch_size = 32
+    config.train.total_timesteps = 5000
+    for key, value in train.items():
+        setattr(config.train, key, value)
+    return config
+
+
+def test_rewards_are_clipped_only_when_configured():
+    import puffer_core.vector
+
+    for clip, expected_max in ((0.0, 1e6), (2.0, 2.0)):
+        vec = puffer_core.vector.make(MaskedEnv, num_envs=1, seed=0)
+        trainer = Trainer(masked_env_config(reward_clip=clip), vecenv=vec)
+        try:
+            trainer.evaluate()
+            assert trainer.buffer.rewards.max().item() == pytest.approx(expected_max)
+        finally:
+            vec.close()
+
+
+def test_observation_normalization_tracks_live_agents():
+    import puffer_core.vector
+
+    vec = puffer_core.vector.make(MaskedEnv, num_envs=2, seed=0)
+    trainer = Trainer(masked_env_config(normalize_obs=True, batch_size=8 * 8 * 16), vecenv=vec)
+    try:
+        trainer.evaluate()
+        norm = trainer.obs_norm
+        # 6 live agents of 8 per step; the buffer holds uniform(-1, 1) observations.
+        assert norm.count.item() == pytest.approx(trainer.global_step * 6 / 8)
+        # About 770 samples: 4 standard errors of tolerance.
+        assert torch.allclose(norm.mean.float(), torch.zeros(3), atol=0.08)
+        assert torch.allclose(norm.var.float(), torch.full((3,), 1 / 3), atol=0.06)
+        trainer.train()
+        assert "obs_norm" in trainer.state_dict()
+    finally:
+        vec.close()
+    assert masked_env_config().train.normalize_obs is False  # off unless configured
