@@ -290,7 +290,8 @@ class Trainer:
                 timings["env"] += t1 - t0
                 if infos:
                     self._add_infos(infos)
-                ids = np.asarray(env_ids)
+                # GPU-native envs may hand back their slot ids as a device tensor.
+                ids = env_ids.cpu().numpy() if isinstance(env_ids, torch.Tensor) else np.asarray(env_ids)
                 n = ids.shape[0]
                 local_steps += n
                 if self._pinned is not None and n <= self._pinned[0].shape[0]:
