@@ -15,10 +15,11 @@ Synchronization (cheap, and never a busy-wait that starves a small machine)
       when batches are smaller than ``num_envs``, a shared ``wake`` semaphore so the main process can sleep
       until *any* worker finishes. Semaphore operations are memory barriers, so results written before the
       release are visible after the acquire on every CPU architecture.
-    * Polling before sleeping (``spin_us``, 50 µs, yielding the CPU on every turn) is only on by default
-      when the worker processes and the caller fit on the CPUs, so a spinner never takes a core a worker
-      needs. It matters: a sleep/wake-up round trip costs 50-60 µs on the 2-vCPU VM this was measured
-      on, more than a cheap env's whole step.
+    * Both sides poll briefly before sleeping (``spin_us``, 50 µs, yielding the CPU on every turn, and
+      switching itself off while it does not pay; see :class:`_Spinner`). It is only on by default when
+      the worker processes and the caller fit on the CPUs, so a spinner never takes a core a worker needs.
+      It matters: a sleep/wake-up round trip costs 50-60 µs on the 2-vCPU VM this was measured on, more
+      than a cheap env's whole step.
     * Every blocking wait has a short timeout after which the main process checks that the workers are
       alive (a SIGKILLed worker is reported within ``poll_interval`` seconds, never a hang), and workers
       check that their parent is alive (orphans exit).
@@ -101,25 +102,42 @@ def _allowed_cpus() -> list[int]:
     return list(range(os.cpu_count() or 1))
 
 
-def _spin_acquire(semaphore: Any, spin_s: float) -> bool:
-    """Try to take ``semaphore`` for up to ``spin_s`` seconds before the caller sleeps on it.
+class _Spinner:
+    """Waits on semaphores with a short, yielding, self-disabling spin before sleeping.
 
-    Many waits are short (the other side is microseconds from done); catching them here saves a sleep and
-    a wake-up, which cost 25-30 µs each on the 2-vCPU VM this was measured on. The spin yields the CPU on
-    every turn: Linux often wakes a worker on its waker's CPU, and a spinner that did not yield would then
-    keep its partner off the only core they share (measured: 2 workers 4-10x slower than serial with a
-    200 µs spin that did not yield, about as fast as serial with one that does).
+    Many waits are short (the other side is microseconds from done): catching them by polling saves a sleep
+    and a wake-up, which cost 25-30 µs each on the 2-vCPU VM this was measured on, more than a cheap env's
+    whole step. The spin yields the CPU on every turn, because Linux often wakes a worker on its waker's
+    CPU and a spinner that did not yield would keep its partner off the core they share (measured: 4-10x
+    slower than serial). And it turns itself off when it stops paying: a spin that times out (the partner
+    is busy, or other programs hold the cores and each yield costs a time slice) disables spinning for
+    the next ``_BACKOFF`` waits, which then sleep at once; successes re-arm it.
     """
-    if semaphore.acquire(False):
-        return True
-    if spin_s <= 0:
-        return False
-    deadline = time.perf_counter() + spin_s
-    while time.perf_counter() < deadline:
-        os.sched_yield()
+
+    _BACKOFF = 16
+    _MAX_CREDIT = 8
+
+    def __init__(self, spin_s: float) -> None:
+        self.spin_s = spin_s
+        self.credit = self._MAX_CREDIT if spin_s > 0 else 0
+
+    def try_acquire(self, semaphore: Any) -> bool:
+        """Take ``semaphore`` now or within the spin budget; False means: go to sleep on it."""
         if semaphore.acquire(False):
             return True
-    return False
+        if self.spin_s <= 0:
+            return False
+        if self.credit <= 0:
+            self.credit += 1  # backing off: sleep now, spin again after a while
+            return False
+        deadline = time.perf_counter() + self.spin_s
+        while time.perf_counter() < deadline:
+            os.sched_yield()
+            if semaphore.acquire(False):
+                self.credit = min(self.credit + 1, self._MAX_CREDIT)
+                return True
+        self.credit = -self._BACKOFF
+        return False
 
 
 def _parent_alive(parent_pid: int) -> bool:
@@ -162,6 +180,7 @@ def _worker(
     envs: list[Any] = []
     control = info_area = None
     exit_code = 0
+    spinner = _Spinner(spin_s)
 
     def finish(infos: list[Any] | None, error: str | None) -> None:
         control[STATUS] = STATUS_ERROR if error is not None else STATUS_OK
@@ -204,7 +223,7 @@ def _worker(
         finish(None, None)
 
         while True:
-            if not _spin_acquire(go, spin_s) and not go.acquire(timeout=_ORPHAN_CHECK_S):
+            if not spinner.try_acquire(go) and not go.acquire(timeout=_ORPHAN_CHECK_S):
                 if not _parent_alive(parent_pid):
                     return  # the main process is gone: nobody will ever send another command
                 continue
@@ -359,6 +378,7 @@ class Multiprocessing(VecEnv):
         if spin_us is None:
             spin_us = DEFAULT_SPIN_US if fits else 0.0
         self.spin_s = float(spin_us) * 1e-6
+        self._spinner = _Spinner(self.spin_s)
         pin_workers = bool(pin_workers) and fits and hasattr(os, "sched_setaffinity")
         # Worker processes take CPUs from the end of the allowed set, leaving the first ones to the caller.
         self._worker_cpus = {w: cpus[-1 - k] for k, w in enumerate(self._remote)} if pin_workers else {}
@@ -481,7 +501,7 @@ class Multiprocessing(VecEnv):
     def _wait_worker(self, w: int) -> None:
         """Block until worker ``w`` reports done, checking it is alive every ``poll_interval``."""
         done = self._done[w]
-        if _spin_acquire(done, self.spin_s):
+        if self._spinner.try_acquire(done):
             return
         while not done.acquire(timeout=self.poll_interval):
             self._check_alive((w,))
@@ -543,7 +563,7 @@ class Multiprocessing(VecEnv):
             b = self._ready_batch()
             if b is not None:
                 return b
-            if _spin_acquire(wake, self.spin_s):
+            if self._spinner.try_acquire(wake):
                 continue
             if not wake.acquire(timeout=self.poll_interval):
                 self._check_alive()
