@@ -413,6 +413,29 @@ def test_async_serial_matches_multiprocessing_per_env():
         np.testing.assert_array_equal(serial[i], mp[i])
 
 
+def test_spinner_backs_off_when_spinning_does_not_pay():
+    import threading
+
+    from puffer_core.vector.multiprocess import _Spinner
+
+    spinner = _Spinner(0.002)
+    never = threading.Semaphore(0)
+    start = time.perf_counter()
+    assert not spinner.try_acquire(never)  # spins 2 ms in vain...
+    assert time.perf_counter() - start >= 0.002
+    assert spinner.credit == -_Spinner._BACKOFF  # ...so the next waits sleep at once
+    for _ in range(_Spinner._BACKOFF + 1):
+        assert not spinner.try_acquire(never)
+    assert spinner.credit == 1  # armed again
+    ready = threading.Semaphore(1)
+    assert spinner.try_acquire(ready) and spinner.credit == 1  # immediate success: credit untouched
+    patient = _Spinner(1.0)
+    patient.credit = 1
+    threading.Timer(0.001, ready.release).start()
+    assert patient.try_acquire(ready) and patient.credit == 2  # caught by the spin
+    assert not _Spinner(0.0).try_acquire(never)
+
+
 # -- bad input -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_bad_actions_name_expected_and_received(backend):
