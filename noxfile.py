@@ -28,7 +28,11 @@ PACKAGES: dict[str, list[str]] = {
 }
 
 # Tests that belong to a package's session but live outside its folder.
-EXTRA_TEST_PATHS: dict[str, list[str]] = {"puffer-core": ["examples/puffer-envs-example/tests"]}
+EXTRA_TEST_PATHS: dict[str, list[str]] = {
+    "puffer-core": ["examples/puffer-envs-example/tests"],
+    # ocean's default train configs are checked where the trainer is installed
+    "puffer-trainer": ["puffer-envs-ocean/tests/test_package.py::test_train_config_loads_in_the_trainer"],
+}
 
 
 def install(session: nox.Session, *requirements: str) -> None:
