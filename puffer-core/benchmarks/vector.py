@@ -12,6 +12,9 @@ even on a busy machine.
 Targets on a 2-core machine (issue 3): with emulated CartPole-v1 and 16 envs, multiprocessing with 2
 workers >= 1.6x serial and about 8x gymnasium AsyncVectorEnv; with the cheap native env, multiprocessing
 stays close to serial (never slower, with any number of workers, is the goal).
+
+``procs`` is the number of processes that step envs: the multiprocessing backend runs at most one per CPU
+(in synchronous mode the caller steps worker 0's envs itself), merging extra requested workers.
 """
 
 from __future__ import annotations
@@ -85,7 +88,9 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 
 #: CPU microseconds per agent step of the last puffer case, over the main process and its workers.
-CPU_US: dict[str, float] = {}
+CPU_US: dict[str, list[float]] = {}
+#: Processes that stepped envs (the caller included when it steps some itself), per puffer case.
+PROCESSES: dict[str, int] = {}
 
 
 def puffer_case(
@@ -109,6 +114,7 @@ def puffer_case(
         )
         try:
             pids = [os.getpid()] + [p.pid for p in getattr(vec, "_processes", [])]
+            PROCESSES[name] = len(pids) if getattr(vec, "inline", True) else len(pids) - 1
             actions = np.random.default_rng(0).integers(0, 2, vec.agents_per_batch)
             if vec.batch_size == vec.num_envs:
                 vec.reset(0)
@@ -209,16 +215,19 @@ def main() -> None:
         median = {name: statistics.median(values) for name, values in results.items()}
         print(f"\n{title}")
         print(
-            f"  {'backend':<22}{'steps/s':>12}{'vs serial':>11}{'vs gym Async':>14}{'CPU us/step':>13}   runs"
+            f"  {'backend':<22}{'procs':>6}{'steps/s':>12}{'vs serial':>11}{'vs gym Async':>14}"
+            f"{'CPU us/step':>13}   runs"
         )
         for name, sps in median.items():
             runs = " ".join(f"{v / 1000:.0f}k" for v in results[name])
             cpu = f"{statistics.median(CPU_US[name]):.1f}" if CPU_US.get(name) else "-"
+            procs = str(PROCESSES.get(name, "-"))
             print(
-                f"  {name:<22}{sps:>12,.0f}{sps / median['serial']:>10.2f}x"
+                f"  {name:<22}{procs:>6}{sps:>12,.0f}{sps / median['serial']:>10.2f}x"
                 f"{sps / median['gymnasium Async']:>13.2f}x{cpu:>13}   {runs}"
             )
         CPU_US.clear()
+        PROCESSES.clear()
 
 
 if __name__ == "__main__":
