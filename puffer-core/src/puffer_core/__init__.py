@@ -1,5 +1,7 @@
 """puffer-core: the env API, space emulation, zero-copy vectorization and the plugin registry of Puffer."""
 
+# Submodules users reach as attributes (``puffer_core.vector.make``); neither imports anything heavy.
+from . import emulation, vector
 from .env import Buffers, EpisodeTracker, PufferEnv
 from .errors import APIUsageError, DuplicateEnvError, EnvWorkerError, PufferError, UnknownEnvError
 from .hookspecs import EnvSpec, hookimpl
@@ -18,8 +20,10 @@ __all__ = [
     "PufferError",
     "UnknownEnvError",
     "broken_plugins",
+    "emulation",
     "hookimpl",
     "list_envs",
     "make",
     "spec",
+    "vector",
 ]
