@@ -183,3 +183,24 @@ def test_train_helper_keyword_overrides(tmp_path):
         resolve_config("gym/CartPole-v1", None, {"learning_rat": 4})
     with pytest.raises(ConfigError, match="not 'gym/CartPole-v1'"):
         resolve_config("gym/CartPole-v1", resolve_config("ocean/squared"), {})
+
+
+def test_train_works_with_the_defaults_of_an_env_without_a_train_config(tmp_path):
+    """`puffer train gym/CartPole-v1`: one agent, so the batch is 64 steps and the minibatch must follow."""
+    from shell_helpers import puffer
+
+    proc = puffer("train", "gym/CartPole-v1", "--train.total-timesteps", "2000", cwd=tmp_path, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "train.minibatch_size is automatic: 64 steps" in proc.stdout  # the derived size is shown
+    assert "done: " in proc.stdout
+    (run,) = (tmp_path / "runs").iterdir()
+    assert (run / "checkpoints" / "latest.pt").is_file()
+
+
+def test_explicitly_inconsistent_sizes_are_a_clear_error(tmp_path, capsys):
+    argv = ["train", "gym/CartPole-v1", "--train.minibatch-size", "8192", "--run.run-dir", str(tmp_path)]
+    code = main(argv)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "train.minibatch_size (8192)" in err and "at most the batch (64 steps" in err, err
+    assert "Traceback" not in err and not any(tmp_path.iterdir())  # no run folder for a run that never began

@@ -110,3 +110,65 @@ def test_dict_round_trip_is_plain_data():
     assert Config.from_dict(data) == config
     with pytest.raises(ConfigError, match="gama"):
         Config.from_dict({**data, "train": {"gama": 0.9}})
+
+
+def test_env_keys_normalize_the_same_on_the_library_and_cli_paths(tmp_path):
+    """`--env.num-envs 4` is the env kwarg `num_envs` through `puffer train` and load_config alike."""
+    from puffer_trainer.cli import _train, build_parser, split_overrides
+
+    argv = ["train", "ocean/squared", "--env.num-envs", "4", "--env.size=5", "--vec.num-envs", "2"]
+    rest, overrides = split_overrides(argv)
+    library = load_config("ocean/squared", overrides=argv[2:])
+    assert library.env["num_envs"] == 4 and library.env["size"] == 5 and "num-envs" not in library.env
+    assert library.vec.num_envs == 2
+    assert load_config("ocean/squared", overrides=overrides) == library
+    # The CLI's resolved config, as `puffer train --print-config` prints it, holds the same keys.
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    args = build_parser().parse_args([*rest, "--print-config"])
+    with contextlib.redirect_stdout(out):
+        assert _train(args, overrides) == 0
+    printed = tmp_path / "printed.toml"
+    printed.write_text(out.getvalue())
+    assert load_config("ocean/squared", printed) == library
+    # TOML files and the one-call helper's dicts normalize too: env kwargs are Python identifiers.
+    path = tmp_path / "run.toml"
+    path.write_text('[env]\nnum-envs = 3\n[train]\nlearning-rate = 0.5\n')
+    from_file = load_config("ocean/squared", path)
+    assert from_file.env["num_envs"] == 3 and "num-envs" not in from_file.env
+    assert from_file.train.learning_rate == 0.5
+
+
+def test_automatic_batch_and_minibatch_sizes_fit_any_agent_count():
+    from puffer_trainer.config import AUTO_MINIBATCH, TrainConfig, batch_sizes
+
+    one = batch_sizes(TrainConfig(), 1)  # gym/CartPole-v1 with the trainer defaults: one agent
+    assert (one.batch, one.minibatch, one.segments, one.minibatch_segments) == (64, 64, 1, 1)
+    assert any("automatic" in note and "minibatch" in note for note in one.notes)
+    many = batch_sizes(TrainConfig(), 1024)
+    assert many.batch == 1024 * 64 and many.minibatch == AUTO_MINIBATCH
+    odd = batch_sizes(TrainConfig(horizon=48), 1000)
+    assert odd.minibatch % 48 == 0 and odd.minibatch <= AUTO_MINIBATCH
+    # Sizes that are set are used as they are, with no note.
+    fixed = batch_sizes(TrainConfig(horizon=16, batch_size=512, minibatch_size=128), 3)
+    assert (fixed.batch, fixed.minibatch, fixed.notes) == (512, 128, ())
+
+
+@pytest.mark.parametrize(
+    ("settings", "agents", "match"),
+    [
+        ({"minibatch_size": 8192}, 1, r"minibatch_size \(8192\).*at most the batch \(64 steps, automatic"),
+        ({"batch_size": 256, "minibatch_size": 512}, 4, r"minibatch_size \(512\).*batch \(256 steps"),
+        ({"batch_size": 100}, 4, r"batch_size \(100\) must be a multiple of train.horizon \(64\)"),
+        ({"horizon": 16, "minibatch_size": 24}, 4, r"minibatch_size \(24\) must be a multiple"),
+        ({"minibatch_size": -1}, 4, r"minibatch_size must be >= 0"),
+        ({"horizon": 1}, 4, r"horizon must be >= 2"),
+    ],
+)
+def test_inconsistent_explicit_sizes_are_clear_errors(settings, agents, match):
+    from puffer_trainer.config import TrainConfig, batch_sizes
+
+    with pytest.raises(ConfigError, match=match):
+        batch_sizes(TrainConfig(**settings), agents)

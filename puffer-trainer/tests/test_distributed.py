@@ -119,3 +119,128 @@ def test_setup_without_torchrun_is_a_no_op(monkeypatch):
     monkeypatch.delenv("MASTER_ADDR", raising=False)
     with pytest.raises(RuntimeError, match="torchrun"):
         setup("cpu")
+
+
+# -- one rank fails: every rank stops promptly with the same diagnosis ------------------------------------
+FAIL_EPOCH = 1
+FAIL_MODES = ("nan", "train-error", "evaluate-error")
+
+
+def failing_rank_main(rank: int, ports: list[int], run_dir: str, out_dir: str) -> None:
+    """Rank ``rank`` of three torchrun-style jobs in a row (one per FAIL_MODES, one process for all three
+    to spare torch imports); in each, rank 1 alone fails in epoch FAIL_EPOCH, as the mode says.
+
+    Each rank writes what it raised, then stays alive (its sockets open) until both ranks reported, so a
+    rank can only get away through the flag shared by the trainer, not through a peer that went away.
+    """
+    import json
+    import time
+
+    from puffer_trainer import trainer as trainer_module
+
+    Trainer = trainer_module.Trainer
+    original_train, original_evaluate = Trainer.train, Trainer.evaluate
+
+    def train_with_nan(self):
+        if self.epoch == FAIL_EPOCH:  # a NaN weight on this rank only: its loss alone is non-finite
+            with torch.no_grad():
+                next(self.policy.parameters()).view(-1)[0] = float("nan")
+        return original_train(self)
+
+    def train_with_error(self):
+        if self.epoch != FAIL_EPOCH:
+            return original_train(self)
+        original = trainer_module.compute_advantages
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("injected advantage failure")
+
+        trainer_module.compute_advantages = broken
+        try:
+            return original_train(self)
+        finally:
+            trainer_module.compute_advantages = original
+
+    def evaluate_with_error(self):
+        if self.epoch == FAIL_EPOCH:
+
+            def recv():
+                raise OSError("injected env failure")
+
+            self.vecenv.recv = recv
+        return original_evaluate(self)
+
+    patches = {"nan": ("train", train_with_nan), "train-error": ("train", train_with_error),
+               "evaluate-error": ("evaluate", evaluate_with_error)}  # fmt: skip
+    for mode, port in zip(FAIL_MODES, ports):
+        os.environ.update(RANK=str(rank), WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank),
+                          MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")  # fmt: skip
+        Trainer.train, Trainer.evaluate = original_train, original_evaluate
+        if rank == 1:
+            setattr(Trainer, *patches[mode])
+        outcome: dict = {"error": None}
+        try:
+            kwargs = tiny_kwargs(run_dir, run_name=f"fail-{mode}", checkpoint_interval=1)
+            train(ENV_ID, total_timesteps=20 * WORLD * BATCH, **kwargs)
+        except Exception as error:
+            outcome = {"error": type(error).__name__, "message": str(error)}
+            outcome.update(rank=getattr(error, "rank", None), term=getattr(error, "term", None))
+        outcome["time"] = time.time()
+        path = os.path.join(out_dir, f"{mode}-rank{rank}.json")
+        with open(path + ".tmp", "w") as file:
+            json.dump(outcome, file)
+        os.replace(path + ".tmp", path)
+        deadline = time.monotonic() + 60
+        paths = [os.path.join(out_dir, f"{mode}-rank{r}.json") for r in range(WORLD)]
+        while time.monotonic() < deadline and not all(map(os.path.exists, paths)):
+            time.sleep(0.1)
+
+
+def test_one_failing_rank_stops_every_rank_with_its_diagnosis(tmp_path):
+    """Rank 1 alone gets a NaN loss, an error in train() or an error in evaluate(): both ranks stop within
+    seconds (before the shared flag, rank 0 waited in the gradient all-reduce for the 30-minute timeout)."""
+    import json
+    import time
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    context = mp.get_context("spawn")
+    ports = [free_port() for _ in FAIL_MODES]
+    procs = [
+        context.Process(target=failing_rank_main, args=(r, ports, str(tmp_path / "runs"), str(out_dir)))
+        for r in range(WORLD)
+    ]
+    for proc in procs:
+        proc.start()
+    paths = {mode: [out_dir / f"{mode}-rank{r}.json" for r in range(WORLD)] for mode in FAIL_MODES}
+    try:
+        deadline = time.monotonic() + 150
+        for mode in FAIL_MODES:
+            while time.monotonic() < deadline and not all(p.exists() for p in paths[mode]):
+                time.sleep(0.2)
+            missing = [p.name for p in paths[mode] if not p.exists()]
+            assert not missing, f"{missing}: never stopped after rank 1 failed"
+    finally:
+        for proc in procs:
+            proc.join(timeout=10)
+            if proc.is_alive():  # only the two processes this test started
+                proc.kill()
+                proc.join()
+    for mode in FAIL_MODES:
+        first, second = (json.loads(p.read_text()) for p in paths[mode])
+        assert abs(first["time"] - second["time"]) < 15, (mode, first, second)
+        if mode == "nan":
+            # The same diagnosis on both ranks: which term, which step, and the rank whose loss went bad.
+            assert first["error"] == second["error"] == "NonFiniteLossError", (first, second)
+            assert first["message"] == second["message"]
+            assert first["rank"] == second["rank"] == 1 and "on rank 1" in first["message"]
+            assert first["term"] in ("policy_loss", "value_loss", "entropy", "loss")
+            continue
+        # Rank 1 keeps its own error; rank 0 says which rank failed where, and with what.
+        kind, text, where = {
+            "train-error": ("RuntimeError", "injected advantage failure", "train()"),
+            "evaluate-error": ("OSError", "injected env failure", "evaluate()"),
+        }[mode]
+        assert second["error"] == kind and second["message"] == text, second
+        assert first["error"] == "RankFailedError" and first["rank"] == 1, first
+        assert f"rank 1 failed in {where}: {kind}: {text}" in first["message"], first

@@ -1,16 +1,22 @@
 """puffer-trainer: PPO with puff advantage and prioritized segment replay, the `puffer` command, logging.
 
-Importing this package has no side effects: no signal handlers, warning filters, files or argv parsing.
+Importing this package has no side effects: no signal handlers, warning filters, files, argv parsing or torch
+settings. It does not even import torch: :class:`Trainer`, :func:`make_policy` and :func:`train` load it on
+first use, so ``puffer list`` and ``puffer --help`` start quickly.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .config import Config, ConfigError, PolicyConfig, RunConfig, TrainConfig, VecConfig, load_config
-from .policies import make_policy
-from .ppo import NonFiniteLossError
-from .trainer import Trainer
+from .errors import NonFiniteLossError, RankFailedError
+
+if TYPE_CHECKING:  # for type checkers and IDEs only; at run time these load lazily (see __getattr__)
+    from .policies import make_policy
+    from .run import train
+    from .trainer import Trainer
 
 __version__ = "0.1.0"
 
@@ -19,6 +25,7 @@ __all__ = [
     "ConfigError",
     "NonFiniteLossError",
     "PolicyConfig",
+    "RankFailedError",
     "RunConfig",
     "TrainConfig",
     "Trainer",
@@ -28,11 +35,18 @@ __all__ = [
     "train",
 ]
 
+# Names whose modules import torch (~2-3 s): loaded on first access.
+_LAZY = {"Trainer": ".trainer", "make_policy": ".policies", "train": ".run"}
+
 
 def __getattr__(name: str) -> Any:
-    # The one-call helper lives in run.py (the shell around the Trainer); import it only when asked for.
-    if name == "train":
-        from .run import train
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
 
-        return train
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -49,8 +49,9 @@ def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
             rest.append(token)
             i += 1
             continue
-        # Env kwargs are Python identifiers: --env.num-envs means num_envs, as for the typed sections.
-        name = "--" + (key.replace("-", "_") if key.startswith("env.") else key)
+        # Keys keep their spelling here; config.normalize_key (through set_value) makes dashes underscores for
+        # every section, env kwargs included, on the CLI and library paths alike.
+        name = "--" + key
         if "=" in token:
             overrides.append(f"{name}={token.split('=', 1)[1]}")
             i += 1
@@ -192,7 +193,7 @@ def _report(error: Exception) -> int:
 
     if os.environ.get("PUFFER_TRACEBACK", "") not in ("", "0"):
         raise error
-    if type(error).__name__ == "NonFiniteLossError":
+    if type(error).__name__ in ("NonFiniteLossError", "RankFailedError"):
         _error(f"training stopped: {error}")
         return EXIT_FAILED
     if isinstance(error, EnvWorkerError):  # the env crashed mid-run: its traceback is in the message
@@ -235,16 +236,17 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _eval(args: argparse.Namespace, overrides: list[str]) -> int:
+    from .config import normalize_key, parse_literal
     from .evaluation import evaluate_checkpoint
     from .logging.plain import human
 
     env_overrides = {}
     for item in overrides:
         key, value = item[2:].split("=", 1)
-        section, name = key.split(".", 1)
+        section, name = normalize_key(*key.split(".", 1))
         if section != "env":
             raise ValueError(f"eval takes only --env.KEY overrides (env kwargs), got {item.split('=')[0]!r}")
-        env_overrides[name.replace("-", "_")] = _literal(value)
+        env_overrides[name] = parse_literal(value)
     result = evaluate_checkpoint(
         args.env,
         args.checkpoint,
@@ -261,21 +263,6 @@ def _eval(args: argparse.Namespace, overrides: list[str]) -> int:
     if result.render_path is not None:
         print(f"wrote {result.frames} frames to {result.render_path}")
     return 0
-
-
-def _literal(text: str) -> bool | int | float | str | None:
-    """An env kwarg from the command line: true/false, none, an int, a float, else the string itself."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def _list(stream: IO[str]) -> int:

@@ -34,6 +34,11 @@ __all__ = [
     "load_config",
     "apply_overrides",
     "parse_bool",
+    "parse_literal",
+    "normalize_key",
+    "BatchSizes",
+    "batch_sizes",
+    "AUTO_MINIBATCH",
 ]
 
 
@@ -46,8 +51,9 @@ class TrainConfig:
     """PPO hyperparameters and the training device.
 
     ``batch_size`` is the number of buffer steps per update (``segments * horizon``; 0 picks
-    ``num_agents * horizon``), ``minibatch_size`` the steps per gradient step (a multiple of ``horizon``), and
-    ``horizon`` the segment length, which is also the LSTM's backpropagation-through-time length.
+    ``num_agents * horizon``), ``minibatch_size`` the steps per gradient step (a multiple of ``horizon``; 0
+    picks the batch, at most :data:`AUTO_MINIBATCH` steps), and ``horizon`` the segment length, which is also
+    the LSTM's backpropagation-through-time length. See :func:`batch_sizes`.
     """
 
     seed: int = 1
@@ -68,7 +74,7 @@ class TrainConfig:
     ent_coef: float = 0.001
     max_grad_norm: float = 1.5
     update_epochs: int = 1
-    minibatch_size: int = 8192
+    minibatch_size: int = 0
     horizon: int = 64
     batch_size: int = 0
     accumulate_minibatches: int = 1
@@ -227,7 +233,7 @@ def _coerce(value: Any, annotation: Any, name: str) -> Any:
     return value
 
 
-def _parse_literal(text: str) -> Any:
+def parse_literal(text: str) -> Any:
     """Best guess for an env kwarg given on the command line: bool, int, float, else the string."""
     lowered = text.strip().lower()
     if lowered in ("true", "false"):
@@ -248,9 +254,19 @@ def _unknown(kind: str, key: str, valid: list[str], source: str) -> ConfigError:
     return ConfigError(f"unknown {kind} {key!r} in {source}{hint}")
 
 
+def normalize_key(section: str, key: str) -> tuple[str, str]:
+    """The canonical ``(section, key)`` of a config key: dashes become underscores.
+
+    The one place where keys are normalized, for the CLI, TOML files, ``load_config`` overrides and the
+    ``train()`` keyword overrides alike. Env kwargs are Python identifiers too, so ``--env.num-envs`` is
+    ``num_envs`` just as ``--vec.num-envs`` is ``vec.num_envs``.
+    """
+    return section.strip().replace("-", "_"), key.strip().replace("-", "_")
+
+
 def set_value(config: Config, section: str, key: str, value: Any, source: str = "override") -> None:
     """Set ``section.key`` (dashes allowed) on ``config``, converting ``value`` to the field's type."""
-    section = section.replace("-", "_")
+    section, key = normalize_key(section, key)
     if section == "env":
         default = config.env.get(key)
         if isinstance(value, str) and not isinstance(default, str):
@@ -259,13 +275,13 @@ def set_value(config: Config, section: str, key: str, value: Any, source: str = 
             elif default is not None:
                 value = _coerce(value, type(default), f"env.{key}")
             else:
-                value = _parse_literal(value)
+                value = parse_literal(value)
         config.env[key] = value
         return
     if section not in SECTIONS:
         raise _unknown("config section", section, [*SECTIONS, "env"], source)
     target = getattr(config, section)
-    name = key.replace("-", "_")
+    name = key
     types = _field_types(type(target))
     if name not in types:
         raise _unknown(f"key in [{section}]", name, list(types), source)
@@ -281,7 +297,7 @@ def merge_sections(config: Config, data: dict[str, Any], source: str) -> None:
             continue
         if not isinstance(values, dict):
             raise ConfigError(f"section [{section}] in {source} must be a table, got {values!r}")
-        if section.replace("-", "_") not in (*SECTIONS, "env"):
+        if normalize_key(section, "")[0] not in (*SECTIONS, "env"):
             raise _unknown("config section", section, [*SECTIONS, "env"], source)
         for key, value in values.items():
             set_value(config, section, key, value, source)
@@ -339,3 +355,71 @@ def load_config(env_id: str, path: str | Path | None = None, overrides: typing.S
         merge_sections(config, data, source=f"config file {str(file)!r}")
     apply_overrides(config, overrides)
     return config
+
+
+#: The largest minibatch (in steps) that ``train.minibatch_size = 0`` picks.
+AUTO_MINIBATCH = 8192
+
+
+@dataclass(frozen=True)
+class BatchSizes:
+    """The sizes a Trainer uses, derived from ``TrainConfig`` and the env's agent count."""
+
+    batch: int  #: steps per update (``segments * horizon``)
+    minibatch: int  #: steps per gradient step
+    horizon: int
+    #: One line per size that was derived rather than set (``batch_size``/``minibatch_size`` of 0).
+    notes: tuple[str, ...] = ()
+
+    @property
+    def segments(self) -> int:
+        return self.batch // self.horizon
+
+    @property
+    def minibatch_segments(self) -> int:
+        return self.minibatch // self.horizon
+
+
+def batch_sizes(train: TrainConfig, num_agents: int) -> BatchSizes:
+    """Resolve ``train.batch_size`` and ``train.minibatch_size`` for an env with ``num_agents`` agents.
+
+    A size of 0 is derived, so the defaults work for any env: the batch is one row of ``horizon`` steps per
+    agent, the minibatch is the whole batch or :data:`AUTO_MINIBATCH` steps (rounded down to a multiple of
+    ``horizon``), whichever is smaller. Sizes that are set are used as they are; settings that contradict each
+    other are a :class:`ConfigError` that says which values clash and how to fix them.
+    """
+    horizon = int(train.horizon)
+    if horizon < 2:
+        raise ConfigError(f"train.horizon must be >= 2, got {horizon}")
+    if num_agents < 1:
+        raise ConfigError(f"the env has {num_agents} agents; training needs at least one")
+    for name in ("batch_size", "minibatch_size"):
+        if getattr(train, name) < 0:
+            raise ConfigError(f"train.{name} must be >= 0 (0 = automatic), got {getattr(train, name)}")
+    notes = []
+    batch = int(train.batch_size)
+    if batch == 0:
+        batch = num_agents * horizon
+        notes.append(
+            f"train.batch_size is automatic: {batch} steps ({num_agents} agent(s) x horizon {horizon})"
+        )
+    elif batch % horizon:
+        raise ConfigError(
+            f"train.batch_size ({batch}) must be a multiple of train.horizon ({horizon}), e.g. "
+            f"{max(horizon, batch // horizon * horizon)}; 0 picks {num_agents * horizon} for this env"
+        )
+    minibatch = int(train.minibatch_size)
+    if minibatch == 0:
+        minibatch = min(batch, max(horizon, AUTO_MINIBATCH // horizon * horizon))
+        count = max(1, batch // minibatch)
+        notes.append(
+            f"train.minibatch_size is automatic: {minibatch} steps ({count} minibatch(es) per update epoch)"
+        )
+    elif minibatch % horizon or minibatch > batch:
+        source = "train.batch_size" if train.batch_size else f"automatic: {num_agents} agent(s) x horizon"
+        raise ConfigError(
+            f"train.minibatch_size ({minibatch}) must be a multiple of train.horizon ({horizon}) and at most "
+            f"the batch ({batch} steps, {source}); lower train.minibatch_size (0 picks it), or raise "
+            "train.batch_size or the number of envs"
+        )
+    return BatchSizes(batch, minibatch, horizon, tuple(notes))

@@ -6,30 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
+from .errors import NonFiniteLossError
+
 __all__ = ["NonFiniteLossError", "PPOLoss", "ppo_loss", "weighted_mean", "normalize_advantages"]
-
-
-class NonFiniteLossError(FloatingPointError):
-    """A loss term became NaN or infinite; raised before the optimizer step, so the weights are still good.
-
-    Attributes:
-        term: the first non-finite term (``"policy_loss"``, ``"value_loss"``, ``"entropy"`` or ``"loss"``).
-        step: the global step (agent steps collected) when it happened.
-    """
-
-    def __init__(self, term: str, step: int, epoch: int | None = None, minibatch: int | None = None) -> None:
-        self.term = term
-        self.step = step
-        self.epoch = epoch
-        self.minibatch = minibatch
-        where = f"global step {step}"
-        if epoch is not None:
-            where += f" (epoch {epoch}, minibatch {minibatch})"
-        super().__init__(
-            f"non-finite {term} at {where}: the update was not applied. Usual causes: a learning rate too "
-            "high, unbounded rewards or observations (try train.reward_clip / train.normalize_obs), or NaN "
-            "from the env"
-        )
 
 
 def weighted_mean(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

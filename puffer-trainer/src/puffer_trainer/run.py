@@ -182,6 +182,8 @@ def run(
         elif dist.is_main:
             world = f" on {dist.world_size} ranks" if dist.enabled else ""
             loop.say(f"training {config.env_id}{world} on {config.train.device}; run folder {folder.root}")
+        for note in getattr(trainer, "notes", ()):  # sizes the Trainer derived (train.batch_size 0, ...)
+            loop.say(note)
         stop = GracefulStop()
         if handle_signals:
             with stop:
@@ -242,7 +244,7 @@ class _Loop:
             sink.message(text)
 
     def run(self, stop: GracefulStop) -> None:
-        from .ppo import NonFiniteLossError
+        from .errors import NonFiniteLossError, RankFailedError
 
         trainer, run_config = self.trainer, self.config.run
         start = time.perf_counter()
@@ -254,7 +256,7 @@ class _Loop:
             self._add_episodes(trainer.evaluate())
             try:
                 self.losses = {k: float(v) for k, v in trainer.train().items()}
-            except NonFiniteLossError as error:
+            except (NonFiniteLossError, RankFailedError) as error:
                 where = f"; last good checkpoint: {self.last_checkpoint}" if self.last_checkpoint else ""
                 self.say(f"stopped: {error}{where}")
                 raise

@@ -24,13 +24,17 @@ from torch import nn
 
 from .advantage import compute_advantages
 from .buffer import ExperienceBuffer
-from .config import Config
+from .config import Config, batch_sizes
+from .errors import NonFiniteLossError, RankFailedError
 from .optim import build_optimizer, build_scheduler
 from .policies import ActionDist, make_policy, torch_dtype
-from .ppo import NonFiniteLossError, ppo_loss, weighted_mean
+from .ppo import ppo_loss, weighted_mean
 from .replay import anneal_beta, sample_segments, segment_priorities
 
 __all__ = ["Trainer", "ObsNormalizer"]
+
+#: Loss terms a NonFiniteLossError may name, in the order of their codes in Trainer._agree.
+_LOSS_TERMS = ("policy_loss", "value_loss", "entropy", "loss")
 
 
 class ObsNormalizer(nn.Module):
@@ -146,20 +150,12 @@ class Trainer:
         tc = self.config.train
         vecenv = self.vecenv
         self.num_agents = int(vecenv.num_agents)
-        self.horizon = int(tc.horizon)
-        if self.horizon < 2:
-            raise ValueError(f"train.horizon must be >= 2, got {self.horizon}")
-        batch = int(tc.batch_size) or self.num_agents * self.horizon
-        if batch % self.horizon:
-            raise ValueError(f"train.batch_size ({batch}) must be a multiple of train.horizon {self.horizon}")
-        self.segments = batch // self.horizon
-        minibatch = int(tc.minibatch_size) or batch
-        if minibatch % self.horizon or minibatch > batch:
-            raise ValueError(
-                f"train.minibatch_size ({minibatch}) must be a multiple of train.horizon ({self.horizon}) "
-                f"and at most train.batch_size ({batch})"
-            )
-        self.minibatch_segments = minibatch // self.horizon
+        sizes = batch_sizes(tc, self.num_agents)
+        self.horizon = sizes.horizon
+        self.segments = sizes.segments
+        self.minibatch_segments = sizes.minibatch_segments
+        #: Human-readable lines on sizes the Trainer derived (``puffer train`` prints them; it never logs).
+        self.notes: list[str] = list(sizes.notes)
         if tc.accumulate_minibatches < 1 or tc.update_epochs < 1:
             raise ValueError("train.accumulate_minibatches and train.update_epochs must be >= 1")
         if not 0 <= tc.prio_beta0 <= 1:
@@ -206,6 +202,7 @@ class Trainer:
 
         self.global_step = 0
         self.epoch = 0
+        self._agreed_error: BaseException | None = None  # what _agree last raised on every rank
         self.timings = {"env": 0.0, "inference": 0.0, "copy": 0.0, "learn": 0.0}
         self._info_sums: dict[str, float] = {}
         self._info_counts: dict[str, float] = {}
@@ -272,16 +269,36 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         """Collect experience until the buffer is full; return mean finished-episode stats since last call."""
+        was_training = self.policy.training
+        self.policy.eval()
+        if torch.get_num_threads() != self._collect_threads:
+            torch.set_num_threads(self._collect_threads)
+        failure: Exception | None = None
+        local_steps = 0
+        try:
+            local_steps = self._collect()
+        except Exception as error:
+            if self.world_size == 1:
+                raise
+            failure = error  # the other ranks must hear of it, or they would wait for this rank forever
+        finally:
+            if was_training:
+                self.policy.train()
+        self.global_step += self._agree("evaluate", failure, local_steps)
+        self._sync_obs_norm()
+        sums, counts = self._info_sums, self._info_counts
+        stats = {k: sums[k] / counts[k] for k in sums if counts[k]}
+        self._info_sums, self._info_counts = {}, {}
+        return stats
+
+    def _collect(self) -> int:
+        """Fill the buffer from the vector env; returns the number of agent steps this rank received."""
         tc = self.config.train
         buf = self.buffer
         timings = self.timings
         policy = self._eval_forward
         clock = time.perf_counter
         local_steps = 0
-        was_training = self.policy.training
-        self.policy.eval()
-        if torch.get_num_threads() != self._collect_threads:
-            torch.set_num_threads(self._collect_threads)
         with torch.no_grad():
             while not buf.full:
                 t0 = clock()
@@ -342,20 +359,53 @@ class Trainer:
                 timings["copy"] += t4 - t3
                 self.vecenv.send(env_actions)
                 timings["env"] += clock() - t4
-        if was_training:
-            self.policy.train()
-        self.global_step += self._sum_over_ranks(local_steps)
-        sums, counts = self._info_sums, self._info_counts
-        stats = {k: sums[k] / counts[k] for k in sums if counts[k]}
-        self._info_sums, self._info_counts = {}, {}
-        return stats
+        return local_steps
 
-    def _sum_over_ranks(self, value: int) -> int:
+    def _agree(self, where: str, failure: Exception | None = None, steps: int = 0) -> int:
+        """Every rank's status in one small all-reduce; raise on every rank if any rank failed.
+
+        Called by all ranks at the same points (after collection, before each gradient all-reduce and at the
+        end of :meth:`train`), also by a rank that has just failed, so that the others stop at once with the
+        same diagnosis instead of waiting in the next collective until the process-group timeout. Each rank
+        fills its own row ``[status, loss term, minibatch, steps]``; returns the steps summed over ranks.
+        """
         if self.world_size == 1:
-            return int(value)
-        tensor = torch.tensor([value], dtype=torch.float64, device=self._collective_device())
-        torch.distributed.all_reduce(tensor)
-        return int(tensor.item())
+            if failure is not None:
+                raise failure
+            return int(steps)
+        row = [0.0, 0.0, -1.0, float(steps)]
+        if isinstance(failure, NonFiniteLossError):
+            term = _LOSS_TERMS.index(failure.term) if failure.term in _LOSS_TERMS else 0
+            minibatch = -1 if failure.minibatch is None else failure.minibatch
+            row[:3] = [1.0, float(term), float(minibatch)]
+        elif failure is not None:
+            row[0] = 2.0
+        status = torch.zeros((self.world_size, 4), dtype=torch.float64)
+        status[self.rank] = torch.tensor(row, dtype=torch.float64)
+        status = status.to(self._collective_device())
+        torch.distributed.all_reduce(status)
+        rows = status.tolist()
+        failed = [rank for rank, r in enumerate(rows) if r[0] > 0]
+        if not failed:
+            return int(round(sum(r[3] for r in rows)))
+        first = failed[0]  # the lowest failed rank's diagnosis, identical on every rank
+        kind, term, minibatch, _ = rows[first]
+        if kind == 1:
+            minibatch = None if minibatch < 0 else int(minibatch)
+            error = NonFiniteLossError(_LOSS_TERMS[int(term)], self.global_step, self.epoch, minibatch, first)
+        else:
+            # Any other error: one more collective, on this failure path only, to share its type and text.
+            texts: list[Any] = [None] * self.world_size
+            mine = None if failure is None else (type(failure).__name__, str(failure))
+            torch.distributed.all_gather_object(texts, mine)
+            error_type, detail = texts[first] or ("Exception", "")
+            error = RankFailedError(first, error_type, detail, where)
+            if first == self.rank and failure is not None:
+                error = failure  # the failed rank keeps its own error and traceback
+        self._agreed_error = error
+        if error is failure:
+            raise error
+        raise error from (None if first == self.rank else failure)
 
     def _collective_device(self) -> torch.device:
         backend = torch.distributed.get_backend()
@@ -391,16 +441,33 @@ class Trainer:
         """One PPO update over the collected batch; returns loss statistics.
 
         Raises:
-            NonFiniteLossError: a loss term became NaN/inf (no optimizer step was taken with it).
+            NonFiniteLossError: a loss term became NaN/inf (no optimizer step was taken with it). Under
+                ``torch.distributed`` every rank raises it, naming the rank whose loss went bad.
+            RankFailedError: under ``torch.distributed``, another rank failed with some other error.
         """
         if not self.buffer.full:
             raise RuntimeError("train() needs a full buffer: call evaluate() first")
         start = time.perf_counter()
-        tc = self.config.train
-        buf = self.buffer
         if torch.get_num_threads() != self.torch_threads:
             torch.set_num_threads(self.torch_threads)
-        self._sync_obs_norm()
+        try:
+            stats = self._update()
+            if self.world_size > 1:
+                self._agree("train")  # a rank that failed after its last gradient all-reduce says so here
+        except Exception as error:
+            self.optimizer.zero_grad(set_to_none=True)
+            self.timings["learn"] += time.perf_counter() - start
+            if self.world_size == 1 or error is self._agreed_error:
+                raise  # this rank's own error in a single process, or one every rank already raises
+            self._agree("train", error)  # tell the other ranks; raises on every rank, this one included
+            raise
+        self.buffer.reset()
+        self.timings["learn"] += time.perf_counter() - start
+        return stats
+
+    def _update(self) -> dict[str, float]:
+        tc = self.config.train
+        buf = self.buffer
         progress = self.global_step / max(tc.total_timesteps, 1)
         beta = anneal_beta(tc.prio_beta0, progress)
         weights = buf.train_weights()
@@ -443,8 +510,6 @@ class Trainer:
             )  # fmt: skip
             bad = out.first_non_finite()
             if bad is not None:
-                self.optimizer.zero_grad(set_to_none=True)
-                self.timings["learn"] += time.perf_counter() - start
                 raise NonFiniteLossError(bad, self.global_step, self.epoch, mb)
             (out.loss / accumulate).backward()
             with torch.no_grad():
@@ -457,6 +522,9 @@ class Trainer:
                 sums["importance"] = sums["importance"] + imp if "importance" in sums else imp
             if (mb + 1) % accumulate == 0 or mb == n_minibatches - 1:
                 if self.world_size > 1:
+                    # Cheap, and it must come first: a rank whose loss went bad never joins the gradient
+                    # all-reduce, so every rank learns of it here and stops with the same diagnosis.
+                    self._agree("train")
                     self._allreduce_grads()
                 if tc.max_grad_norm > 0:
                     nn.utils.clip_grad_norm_(self.policy.parameters(), tc.max_grad_norm)
@@ -477,8 +545,6 @@ class Trainer:
         stats["explained_variance"] = float(explained)
         stats["learning_rate"] = learning_rate
         stats["prio_beta"] = beta
-        buf.reset()
-        self.timings["learn"] += time.perf_counter() - start
         return stats
 
     # -- checkpoints ---------------------------------------------------------------------------------------
