@@ -73,19 +73,30 @@ class Breakout(OceanEnv):
 SPEC = {
     "description": "Breakout with frameskip 4 (paddle, ball, 6x16 bricks); 1024 copies per env object",
     "default_kwargs": {"num_envs": 1024},
+    # Tuned with short CPU runs (score after a fixed number of steps): the observation mixes 96 brick bits
+    # (all 1 at the start) with 6 positions/velocities, and normalizing it speeds learning about 3x; rewards
+    # are clipped to 1 (one per brick: clearing the wall is still the optimum) so the value loss keeps one
+    # scale from the first brick to the last; many small updates (8192 steps per gradient step) beat few
+    # large ones. batch_size 0 = num_agents * horizon, so the same config fits 1024 agents (CPU) and 8192
+    # (GPU). The observation is Markov (it holds the ball velocity), so no LSTM is needed.
     "train_config": {
         "train": {
             "total_timesteps": 100_000_000,
-            "learning_rate": 0.0005,
+            "learning_rate": 0.01,
             "gamma": 0.99,
             "gae_lambda": 0.95,
-            "ent_coef": 0.005,
-            "horizon": 64,
-            "batch_size": 65536,
+            "ent_coef": 0.01,
+            "vf_coef": 0.5,
+            "vf_clip_coef": 10.0,
+            "reward_clip": 1.0,
+            "normalize_obs": True,
+            "prio_alpha": 0.0,
+            "horizon": 16,
+            "batch_size": 0,
             "minibatch_size": 16384,
-            "update_epochs": 1,
+            "update_epochs": 2,
         },
         "vec": {"backend": "serial", "num_envs": 1},
-        "policy": {"kind": "mlp", "hidden_size": 256, "lstm": True},
+        "policy": {"kind": "mlp", "hidden_size": 128, "lstm": False},
     },
 }
