@@ -423,16 +423,25 @@ def test_spinner_backs_off_when_spinning_does_not_pay():
     start = time.perf_counter()
     assert not spinner.try_acquire(never)  # spins 2 ms in vain...
     assert time.perf_counter() - start >= 0.002
-    assert spinner.credit == -_Spinner._BACKOFF  # ...so the next waits sleep at once
-    for _ in range(_Spinner._BACKOFF + 1):
+    assert (spinner.misses, spinner.skip) == (1, 1)  # ...so the next wait sleeps at once
+    start = time.perf_counter()
+    assert not spinner.try_acquire(never)
+    assert time.perf_counter() - start < 0.002 and spinner.skip == 0
+    assert not spinner.try_acquire(never)  # spins again, in vain: the back-off doubles
+    assert (spinner.misses, spinner.skip) == (2, 3)
+    for _ in range(3):
         assert not spinner.try_acquire(never)
-    assert spinner.credit == 1  # armed again
+    spinner.misses = 10
+    assert not spinner.try_acquire(never)
+    assert spinner.skip == _Spinner._MAX_SKIP  # bounded: a spin is retried every so often
     ready = threading.Semaphore(1)
-    assert spinner.try_acquire(ready) and spinner.credit == 1  # immediate success: credit untouched
+    assert spinner.try_acquire(ready)  # immediate success, even while backing off
     patient = _Spinner(1.0)
-    patient.credit = 1
+    patient.misses = 3
     threading.Timer(0.001, ready.release).start()
-    assert patient.try_acquire(ready) and patient.credit == 2  # caught by the spin
+    start = time.perf_counter()
+    assert patient.try_acquire(ready) and patient.misses == 0  # caught by the spin: re-armed
+    assert time.perf_counter() - start < 0.5
     assert not _Spinner(0.0).try_acquire(never)
 
 

@@ -68,7 +68,7 @@ def make(
         start_method: multiprocessing start method, ``"spawn"`` by default (``"forkserver"`` also works;
             ``"fork"`` is unsafe once torch threads exist).
         spin_us: multiprocessing: how long a waiting side polls before it sleeps on a
-            semaphore (default 50 µs when the worker processes and the caller fit on the CPUs, else 0).
+            semaphore (default 500 µs when the worker processes and the caller fit on the CPUs, else 0).
         inline: multiprocessing: step worker 0's envs in the calling process while the worker processes
             step theirs (default: in synchronous mode only; see :class:`Multiprocessing`).
         max_processes: multiprocessing: run at most this many workers (default: the CPU count); extra

@@ -15,11 +15,12 @@ Synchronization (cheap, and never a busy-wait that starves a small machine)
       when batches are smaller than ``num_envs``, a shared ``wake`` semaphore so the main process can sleep
       until *any* worker finishes. Semaphore operations are memory barriers, so results written before the
       release are visible after the acquire on every CPU architecture.
-    * Both sides poll briefly before sleeping (``spin_us``, 50 µs, yielding the CPU on every turn, and
-      switching itself off while it does not pay; see :class:`_Spinner`). It is only on by default when
-      the worker processes and the caller fit on the CPUs, so a spinner never takes a core a worker needs.
-      It matters: a sleep/wake-up round trip costs 50-60 µs on the 2-vCPU VM this was measured on, more
-      than a cheap env's whole step.
+    * Both sides poll before sleeping (``spin_us``, 500 µs, yielding the CPU every few polls, and backing
+      off while it does not pay; see :class:`_Spinner`). In a tight step loop the other side answers within
+      that bound (the caller's own work between two steps), so neither side sleeps in the steady state. It
+      is only on by default when the worker processes and the caller fit on the CPUs, so a spinner never
+      takes a core a worker needs. It matters: a sleep/wake-up round trip costs 55-60 µs on the 2-vCPU VM
+      this was measured on, more than a cheap env's whole step.
     * Every blocking wait has a short timeout after which the main process checks that the workers are
       alive (a SIGKILLed worker is reported within ``poll_interval`` seconds, never a hang), and workers
       check that their parent is alive (orphans exit).
@@ -74,8 +75,9 @@ STATUS_OK, STATUS_ERROR = 0, 1
 
 DEFAULT_START_METHOD = "spawn"
 #: How long either side polls before it sleeps on a semaphore, in microseconds (when our processes fit on
-#: the CPUs; 0 otherwise).
-DEFAULT_SPIN_US = 50.0
+#: the CPUs; 0 otherwise). Long enough to cover the caller's work between two steps of a tight loop
+#: (measured: 50 µs let the worker fall asleep on a good share of 16-CartPole steps).
+DEFAULT_SPIN_US = 500.0
 #: How long a worker sleeps between checks that its parent is still alive.
 _ORPHAN_CHECK_S = 1.0
 
@@ -103,40 +105,50 @@ def _allowed_cpus() -> list[int]:
 
 
 class _Spinner:
-    """Waits on semaphores with a short, yielding, self-disabling spin before sleeping.
+    """Waits on semaphores with a bounded poll before sleeping, backing off while it does not pay.
 
     Many waits are short (the other side is microseconds from done): catching them by polling saves a sleep
-    and a wake-up, which cost 25-30 µs each on the 2-vCPU VM this was measured on, more than a cheap env's
-    whole step. The spin yields the CPU on every turn, because Linux often wakes a worker on its waker's
-    CPU and a spinner that did not yield would keep its partner off the core they share (measured: 4-10x
-    slower than serial). And it turns itself off when it stops paying: a spin that times out (the partner
-    is busy, or other programs hold the cores and each yield costs a time slice) disables spinning for
-    the next ``_BACKOFF`` waits, which then sleep at once; successes re-arm it.
+    and a wake-up, 55-60 µs per round trip on the 2-vCPU VM this was measured on, more than a cheap env's
+    whole step and a third of a 16-CartPole step. ``try_acquire`` polls the semaphore (``sem_trywait``, no
+    system call) and yields the CPU only every ``_YIELD_EVERY`` polls: a yield on every poll measured slower
+    (each one is a system call), and never yielding would keep a partner that Linux woke on our CPU off it.
+    A poll that times out makes the next ``2**misses - 1`` waits (at most ``_MAX_SKIP``) sleep at once, so
+    a partner that is busy for long, or cores held by other programs, do not turn the spin into a CPU
+    hog; a success re-arms it at once.
     """
 
-    _BACKOFF = 16
-    _MAX_CREDIT = 8
+    _YIELD_EVERY = 4
+    _MAX_SKIP = 63
 
     def __init__(self, spin_s: float) -> None:
         self.spin_s = spin_s
-        self.credit = self._MAX_CREDIT if spin_s > 0 else 0
+        self.misses = 0
+        self.skip = 0
 
     def try_acquire(self, semaphore: Any) -> bool:
         """Take ``semaphore`` now or within the spin budget; False means: go to sleep on it."""
-        if semaphore.acquire(False):
+        acquire = semaphore.acquire
+        if acquire(False):
             return True
         if self.spin_s <= 0:
             return False
-        if self.credit <= 0:
-            self.credit += 1  # backing off: sleep now, spin again after a while
+        if self.skip > 0:
+            self.skip -= 1  # backing off: sleep now, spin again after a while
             return False
-        deadline = time.perf_counter() + self.spin_s
-        while time.perf_counter() < deadline:
-            os.sched_yield()
-            if semaphore.acquire(False):
-                self.credit = min(self.credit + 1, self._MAX_CREDIT)
+        clock = time.perf_counter
+        deadline = clock() + self.spin_s
+        polls = 0
+        while True:
+            if acquire(False):
+                self.misses = 0
                 return True
-        self.credit = -self._BACKOFF
+            polls += 1
+            if polls % self._YIELD_EVERY == 0:
+                if clock() >= deadline:
+                    break
+                os.sched_yield()
+        self.misses = min(self.misses + 1, 6)
+        self.skip = min(2**self.misses - 1, self._MAX_SKIP)
         return False
 
 
@@ -329,7 +341,7 @@ class Multiprocessing(VecEnv):
             process that holds threads (torch does).
         poll_interval: seconds between liveness checks while waiting; bounds how long a dead worker goes
             unnoticed.
-        spin_us: how long a waiting side polls before sleeping on its semaphore. Default: 50 µs when the
+        spin_us: how long a waiting side polls before sleeping on its semaphore. Default: 500 µs when the
             worker processes and the caller fit on the CPUs, else 0 (spinning would only take cores from the
             workers).
         inline: step worker 0 in the calling process (default: only in synchronous mode).
@@ -436,6 +448,8 @@ class Multiprocessing(VecEnv):
             range(b * self.workers_per_batch, (b + 1) * self.workers_per_batch)
             for b in range(self._num_batches)
         ]
+        # Per batch: its worker processes (the inline worker excluded).
+        self._batch_remote = [[w for w in ws if self._done[w] is not None] for ws in self._batch_workers]
         self._batch_views = [
             self.buffers.slice(b * self.agents_per_batch, (b + 1) * self.agents_per_batch)
             for b in range(self._num_batches)
@@ -627,11 +641,12 @@ class Multiprocessing(VecEnv):
             b = self._wait_any_batch()
             self._next_batch = (b + 1) % self._num_batches
         infos: list[dict[str, float]] = []
-        if self.inline and self._inline_infos:
+        if self._inline_infos:
             infos, self._inline_infos = self._inline_infos, []
         control = self._control
-        for w in self._batch_workers[b]:
-            if self._done[w] is not None and (control[w, STATUS] != STATUS_OK or control[w, INFO_COUNT]):
+        for w in self._batch_remote[b]:
+            # STATUS and INFO_COUNT side by side: one read says whether there is anything to collect.
+            if control[w, STATUS] != STATUS_OK or control[w, INFO_COUNT]:
                 infos.extend(self._collect(w))
         self._in_flight[b] = False
         self._awaiting_send = b
@@ -647,11 +662,24 @@ class Multiprocessing(VecEnv):
         )
 
     def _send(self, batch: int, actions: np.ndarray) -> None:
+        # The hot path of every step: kept free of per-worker checks (precomputed lists) and calls.
         np.copyto(self._batch_views[batch].actions, actions, casting="unsafe")
         self._in_flight[batch] = True
-        self._command(self._batch_workers[batch], STEP)
+        control, go, worker_done = self._control, self._res.go, self._worker_done
+        for w in self._batch_remote[batch]:
+            control[w, CMD] = STEP
+            worker_done[w] = False
+            go[w].release()
         if self.inline:
-            self._run_inline(STEP)
+            infos: list[dict[str, float]] = []
+            try:
+                for env in self._inline_envs:
+                    env_infos = env.step(env.actions)[4]
+                    if env_infos:
+                        infos.extend(env_infos)
+            except Exception as error:
+                self._fail(f"{self._describe(0)} failed in:\n{traceback.format_exc()}", error)
+            self._inline_infos = infos
 
     def _close(self) -> None:
         self._finalizer()
