@@ -14,7 +14,9 @@ workers >= 1.6x serial and about 8x gymnasium AsyncVectorEnv; with the cheap nat
 stays close to serial (never slower, with any number of workers, is the goal).
 
 ``procs`` is the number of processes that step envs: the multiprocessing backend runs at most one per CPU
-(in synchronous mode the caller steps worker 0's envs itself), merging extra requested workers.
+(in synchronous mode the caller steps worker 0's envs itself), merging extra requested workers, and in
+synchronous mode steps envs too cheap to pay for a hand-off all in the caller (``procs`` 1) unless
+``max_processes`` is given (the "processes forced" row).
 """
 
 from __future__ import annotations
@@ -101,8 +103,10 @@ def puffer_case(
     workers: int | None,
     start_method: str | None,
     batch_size: int | None = None,
+    max_processes: int | None = None,
 ):
     def run(seconds: float) -> float:
+        mp_kwargs = {"start_method": start_method, "max_processes": max_processes}
         vec = puffer_core.vector.make(
             creator,
             num_envs=num_envs,
@@ -110,7 +114,7 @@ def puffer_case(
             num_workers=workers,
             batch_size=batch_size,
             seed=0,
-            **({"start_method": start_method} if backend == "multiprocessing" else {}),
+            **(mp_kwargs if backend == "multiprocessing" else {}),
         )
         try:
             pids = [os.getpid()] + [p.pid for p in getattr(vec, "_processes", [])]
@@ -203,6 +207,10 @@ def main() -> None:
             if n % w == 0:
                 name = f"multiprocessing {w}w"
                 cases[name] = puffer_case(name, creator, n, "multiprocessing", w, args.start_method)
+        # Worker processes even where make() would step cheap envs in the caller: the hand-off's own cost.
+        if n % 2 == 0:
+            name = "mp 2w, processes forced"
+            cases[name] = puffer_case(name, creator, n, "multiprocessing", 2, args.start_method, None, 2)
         if n % 4 == 0:
             name = "mp 4w async batch/2"
             cases[name] = puffer_case(name, creator, n, "multiprocessing", 4, args.start_method, n // 2)

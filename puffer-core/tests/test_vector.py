@@ -155,6 +155,9 @@ def make_vec(backend, num_envs=4, creator=Walker, **kwargs):
     if backend == "multiprocessing":
         kwargs.setdefault("num_workers", 2)
         kwargs.setdefault("start_method", "forkserver")
+        # Test envs are cheap enough for make() to step them all in the caller: force worker processes,
+        # which are what these tests exercise (test_cheap_envs_run_in_the_caller covers the other case).
+        kwargs.setdefault("max_processes", 2)
     return puffer_core.vector.make(creator, num_envs=num_envs, backend=backend, **kwargs)
 
 
@@ -413,12 +416,45 @@ def test_async_serial_matches_multiprocessing_per_env():
         np.testing.assert_array_equal(serial[i], mp[i])
 
 
+class SlowWalker(Walker):
+    """A Walker whose step costs about 200 µs: worth worker processes."""
+
+    def step(self, actions):
+        end = time.perf_counter() + 200e-6
+        while time.perf_counter() < end:
+            pass
+        return super().step(actions)
+
+
+def test_cheap_envs_run_in_the_caller():
+    """Synchronous multiprocessing with envs too cheap to pay for a hand-off steps them all in the caller
+    (no process), with results identical to serial; costly envs, or an explicit max_processes, get worker
+    processes."""
+    with puffer_core.vector.make(Walker, num_envs=4, backend="multiprocessing", num_workers=2, seed=3) as m:
+        assert m.num_workers == 1 and m.requested_workers == 2 and m._processes == []
+        with make_vec("serial", seed=3) as s:
+            (got, got_infos), (want, want_infos) = rollout(m, 30), rollout(s, 30)
+        assert len(got) == len(want) and got_infos == want_infos
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
+    with puffer_core.vector.make(SlowWalker, num_envs=4, backend="multiprocessing", num_workers=2) as m:
+        assert m.num_workers == 2 and len(m._processes) == 1
+    with make_vec("multiprocessing", seed=3) as m:  # max_processes=2 given
+        assert m.num_workers == 2 and len(m._processes) == 1
+    # Asynchronous batches always use processes (the caller must be free while they step).
+    with puffer_core.vector.make(
+        Walker, num_envs=4, backend="multiprocessing", num_workers=2, batch_size=2
+    ) as m:
+        assert len(m._processes) == 2
+
+
 def test_spinner_backs_off_when_spinning_does_not_pay():
     import threading
 
     from puffer_core.vector.multiprocess import _Spinner
 
     spinner = _Spinner(0.002)
+    spinner._PREEMPTED_S = 10.0  # this test is about the time bound, even on a busy machine
     never = threading.Semaphore(0)
     start = time.perf_counter()
     assert not spinner.try_acquire(never)  # spins 2 ms in vain...
@@ -443,6 +479,21 @@ def test_spinner_backs_off_when_spinning_does_not_pay():
     assert patient.try_acquire(ready) and patient.misses == 0  # caught by the spin: re-armed
     assert time.perf_counter() - start < 0.5
     assert not _Spinner(0.0).try_acquire(never)
+
+
+def test_spinner_stops_when_it_loses_its_cpu(monkeypatch):
+    import threading
+
+    from puffer_core.vector import multiprocess
+
+    # Each yield hands the CPU to another process for 1 ms: an oversubscribed machine. The spin must give
+    # up at once rather than run out its (here 1 s) budget, and back off.
+    monkeypatch.setattr(multiprocess.os, "sched_yield", lambda: time.sleep(0.001))
+    spinner = multiprocess._Spinner(1.0)
+    start = time.perf_counter()
+    assert not spinner.try_acquire(threading.Semaphore(0))
+    assert time.perf_counter() - start < 0.5
+    assert spinner.skip == 1
 
 
 # -- bad input -------------------------------------------------------------------------------------------
@@ -832,7 +883,9 @@ def test_gym_cartpole_matches_gymnasium_sync_vector_env(backend):
 
 
 def _mp_kwargs(backend, **kwargs):
-    return {"start_method": "forkserver", **kwargs} if backend == "multiprocessing" else {}
+    if backend != "multiprocessing":
+        return {}
+    return {"start_method": "forkserver", "max_processes": 2, **kwargs}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

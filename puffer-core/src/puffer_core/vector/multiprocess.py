@@ -40,7 +40,8 @@ Processes
     At most ``max_processes`` workers run (default: the CPU count, the inline one included); more requested
     workers are merged with their neighbours of the same batch, since extra processes on busy cores only add
     context switches. ``num_workers=1`` in synchronous mode therefore steps everything in the caller, like
-    the serial backend (but in shared memory).
+    the serial backend (but in shared memory). :func:`~puffer_core.vector.make` uses that for envs too
+    cheap to pay for the hand-off (see ``INLINE_BELOW_S`` there) unless ``max_processes`` is given.
 """
 
 from __future__ import annotations
@@ -112,13 +113,15 @@ class _Spinner:
     whole step and a third of a 16-CartPole step. ``try_acquire`` polls the semaphore (``sem_trywait``, no
     system call) and yields the CPU only every ``_YIELD_EVERY`` polls: a yield on every poll measured slower
     (each one is a system call), and never yielding would keep a partner that Linux woke on our CPU off it.
-    A poll that times out makes the next ``2**misses - 1`` waits (at most ``_MAX_SKIP``) sleep at once, so
-    a partner that is busy for long, or cores held by other programs, do not turn the spin into a CPU
-    hog; a success re-arms it at once.
+    A poll that times out, or that finds it lost its CPU to another process for a while (the machine is
+    oversubscribed), makes the next ``2**misses - 1`` waits (at most ``_MAX_SKIP``) sleep at once, so a
+    partner that is busy for long, or cores held by other programs, do not turn the spin into a CPU hog;
+    a success re-arms it at once.
     """
 
     _YIELD_EVERY = 4
     _MAX_SKIP = 63
+    _PREEMPTED_S = 50e-6
 
     def __init__(self, spin_s: float) -> None:
         self.spin_s = spin_s
@@ -136,7 +139,8 @@ class _Spinner:
             self.skip -= 1  # backing off: sleep now, spin again after a while
             return False
         clock = time.perf_counter
-        deadline = clock() + self.spin_s
+        last = clock()
+        deadline = last + self.spin_s
         polls = 0
         while True:
             if acquire(False):
@@ -144,8 +148,12 @@ class _Spinner:
                 return True
             polls += 1
             if polls % self._YIELD_EVERY == 0:
-                if clock() >= deadline:
+                now = clock()
+                # A few polls take a microsecond or two: a longer gap means another process got our CPU
+                # (more runnable processes than cores), so spinning only takes time from somebody: stop.
+                if now >= deadline or now - last > self._PREEMPTED_S:
                     break
+                last = now
                 os.sched_yield()
         self.misses = min(self.misses + 1, 6)
         self.skip = min(2**self.misses - 1, self._MAX_SKIP)
