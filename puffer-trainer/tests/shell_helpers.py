@@ -16,6 +16,7 @@ BATCH = AGENTS * HORIZON  # one epoch = 256 agent steps
 TINY = [
     "--env.num-envs", str(AGENTS), "--env.size", "5",
     "--train.horizon", str(HORIZON), "--train.batch-size", str(BATCH), "--train.minibatch-size", str(BATCH),
+    "--train.update-epochs", "1",
     "--train.torch-threads", "1", "--train.optimizer", "adam",
     "--run.log", "plain", "--run.log-interval-s", "0",
 ]  # fmt: skip
@@ -26,6 +27,7 @@ def tiny_kwargs(run_dir: Path, **extra):
     kwargs = {
         "env": {"num_envs": AGENTS, "size": 5},
         "train__horizon": HORIZON, "train__batch_size": BATCH, "train__minibatch_size": BATCH,
+        "train__update_epochs": 1,
         "torch_threads": 1, "optimizer": "adam", "log": "plain", "log_interval_s": 0.0,
         "run_dir": str(run_dir),
     }  # fmt: skip
