@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from puffer_trainer.advantage import compute_advantages
-from puffer_trainer.replay import anneal_beta, sample_segments, segment_priorities
+from puffer_trainer.replay import anneal_beta, sample_segments, sample_uniform_segments, segment_priorities
 
 
 def test_alpha_zero_is_uniform_with_unit_weights():
@@ -111,3 +111,27 @@ def test_trainer_advantages_match_the_reference_recurrence():
     expected = reference_puff(values, rewards, dones, importance, 0.97, 0.9, 1.0, 0.8)
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-5)
     assert (out[:, -1] == 0).all()
+
+
+def test_uniform_draw_matches_alpha_zero_sampling():
+    """The prio_alpha = 0 fast path: distinct valid rows, weights 1, every valid row equally likely."""
+    torch.manual_seed(0)
+    valid = torch.tensor([True, False, True, True, False, True])
+    counts = torch.zeros(6)
+    for _ in range(3000):
+        rows, weights = sample_uniform_segments(6, 2, valid, drawable=4)
+        assert len(set(rows.tolist())) == 2 and valid[rows].all()
+        assert torch.equal(weights, torch.ones(2))
+        counts[rows] += 1
+    assert (counts[~valid] == 0).all()
+    assert torch.allclose(counts[valid] / counts.sum(), torch.full((4,), 0.25), atol=0.02)
+    rows, _ = sample_uniform_segments(5, 5)  # every row valid: a permutation
+    assert sorted(rows.tolist()) == list(range(5))
+
+
+def test_uniform_draw_with_too_few_or_no_valid_rows():
+    valid = torch.tensor([False, True, False, False])
+    rows, weights = sample_uniform_segments(4, 3, valid)
+    assert rows.tolist() == [1, 1, 1] and torch.equal(weights, torch.ones(3))
+    rows, _ = sample_uniform_segments(4, 4, torch.zeros(4, dtype=torch.bool))  # none valid: all rows
+    assert sorted(rows.tolist()) == [0, 1, 2, 3]

@@ -71,26 +71,37 @@ def ppo_loss(
     # Masked steps may hold anything (a dead agent's garbage): neutralize them so nothing non-finite can
     # leak into the weighted means or their gradients (0 * inf is NaN).
     live = weights > 0
+    # The mask and denominator of every weighted mean below, computed once (as weighted_mean would).
+    denom = weights.sum().clamp(min=1e-8)
+
+    def wmean(x: torch.Tensor) -> torch.Tensor:
+        return torch.where(live, x * weights, 0.0).sum() / denom
+
     advantages = torch.where(live, advantages, 0.0)
     old_logprob = torch.where(live, old_logprob, new_logprob.detach())
     old_value = torch.where(live, old_value, new_value.detach().float())
     returns = advantages + old_value
     logratio = new_logprob - old_logprob
     ratio = logratio.exp()
-    adv = normalize_advantages(advantages, weights) if norm_adv else advantages
+    if norm_adv:
+        mean = wmean(advantages)
+        centered = advantages - mean
+        adv = centered / (wmean(centered**2).sqrt() + 1e-8)
+    else:
+        adv = advantages
     adv = adv * segment_weights.unsqueeze(-1)
     pg1 = -adv * ratio
     pg2 = -adv * torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef)
-    policy_loss = weighted_mean(torch.max(pg1, pg2), weights)
+    policy_loss = wmean(torch.max(pg1, pg2))
 
     new_value = new_value.float()
     v_unclipped = (new_value - returns) ** 2
     v_clipped = (old_value + torch.clamp(new_value - old_value, -vf_clip_coef, vf_clip_coef) - returns) ** 2
-    value_loss = 0.5 * weighted_mean(torch.max(v_unclipped, v_clipped), weights)
+    value_loss = 0.5 * wmean(torch.max(v_unclipped, v_clipped))
 
-    entropy_mean = weighted_mean(entropy, weights)
+    entropy_mean = wmean(entropy)
     loss = policy_loss + vf_coef * value_loss - ent_coef * entropy_mean
     with torch.no_grad():
-        approx_kl = weighted_mean((ratio - 1) - logratio, weights)
-        clipfrac = weighted_mean(((ratio - 1).abs() > clip_coef).float(), weights)
+        approx_kl = wmean((ratio - 1) - logratio)
+        clipfrac = wmean(((ratio - 1).abs() > clip_coef).float())
     return PPOLoss(loss, policy_loss, value_loss, entropy_mean, approx_kl, clipfrac, ratio)

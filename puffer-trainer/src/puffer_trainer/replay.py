@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["segment_priorities", "sample_segments", "anneal_beta"]
+__all__ = ["segment_priorities", "sample_segments", "sample_uniform_segments", "anneal_beta"]
 
 
 def segment_priorities(advantages: torch.Tensor, row_valid: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -49,6 +49,39 @@ def sample_segments(
     rows = torch.multinomial(probs, count, replacement=replacement, generator=generator)
     weights = (drawable * probs[rows]).pow(-beta)
     return rows, weights
+
+
+def sample_uniform_segments(
+    segments: int,
+    count: int,
+    valid: torch.Tensor | None = None,
+    drawable: int | None = None,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Uniform ``prio_alpha = 0`` draw: what :func:`sample_segments` gives for uniform priorities, cheaper.
+
+    Draws ``count`` distinct rows uniformly from the ``valid`` ones (``None``: every row is valid), with
+    replacement only when fewer than ``count`` rows are drawable; the weights are exactly 1. No priorities
+    are computed and, given ``drawable`` (the number of valid rows), nothing syncs with the host.
+    """
+    if valid is not None:
+        device = valid.device
+        if drawable is None:
+            drawable = int(valid.sum())
+        if drawable == 0:  # no valid row at all: uniform over every row, as segment_priorities falls back
+            valid, drawable = None, segments
+    elif drawable is None:
+        drawable = segments
+    weights = torch.ones(count, device=device, dtype=torch.float32)
+    if drawable < count:
+        probs = valid.float() if valid is not None else torch.ones(segments, device=device)
+        return torch.multinomial(probs, count, replacement=True, generator=generator), weights
+    if valid is None:
+        return torch.randperm(segments, device=device, generator=generator)[:count], weights
+    # A random subset in random order: the ``count`` smallest of uniform keys, invalid rows keyed past 1.
+    keys = torch.rand(segments, device=device, generator=generator).masked_fill_(~valid, 2.0)
+    return torch.topk(keys, count, largest=False).indices, weights
 
 
 def anneal_beta(beta0: float, progress: float) -> float:

@@ -29,7 +29,7 @@ from .errors import NonFiniteLossError, RankFailedError
 from .optim import build_optimizer, build_scheduler
 from .policies import ActionDist, make_policy, torch_dtype
 from .ppo import ppo_loss, weighted_mean
-from .replay import anneal_beta, sample_segments, segment_priorities
+from .replay import anneal_beta, sample_segments, sample_uniform_segments, segment_priorities
 
 __all__ = ["Trainer", "ObsNormalizer"]
 
@@ -473,7 +473,17 @@ class Trainer:
         weights = buf.train_weights()
         row_valid = weights.sum(1) > 0
         # Every valid row keeps a nonzero draw probability (see segment_priorities); none valid -> uniform.
-        drawable = int(row_valid.sum()) or self.segments
+        n_valid = int(row_valid.sum())
+        drawable = n_valid or self.segments
+        # prio_alpha == 0 draws uniformly over the valid rows: no priorities to compute from the advantages.
+        uniform = tc.prio_alpha == 0
+        uniform_pool = row_valid if 0 < n_valid < self.segments else None
+        # A uniform minibatch of every row is the whole buffer; its order cannot change a mean over rows, so
+        # train on the buffer itself instead of a gathered permutation of it.
+        whole_buffer = uniform and uniform_pool is None and self.minibatch_segments == self.segments
+        unit_weights = torch.ones(self.segments, device=self.device)
+        # The normalizer is frozen while training: normalize the whole buffer once, not every minibatch.
+        observations = buf.observations if self.obs_norm is None else self.obs_norm(buf.observations)
         buf.importance.fill_(1.0)
         n_minibatches = max(1, tc.update_epochs * self.segments // self.minibatch_segments)
         accumulate = int(tc.accumulate_minibatches)
@@ -486,11 +496,19 @@ class Trainer:
                 buf.values, buf.rewards, buf.dones, buf.importance, buf.advantages,
                 tc.gamma, tc.gae_lambda, tc.vtrace_rho_clip, tc.vtrace_c_clip,
             )  # fmt: skip
-            probs = segment_priorities(buf.advantages * weights, row_valid, tc.prio_alpha)
-            rows, segment_weights = sample_segments(probs, self.minibatch_segments, beta, drawable=drawable)
-            obs = buf.observations[rows]
-            if self.obs_norm is not None:
-                obs = self.obs_norm(obs)
+            rows: torch.Tensor | slice
+            if whole_buffer:
+                rows, segment_weights = slice(None), unit_weights
+            elif uniform:
+                rows, segment_weights = sample_uniform_segments(
+                    self.segments, self.minibatch_segments, uniform_pool, drawable, device=self.device
+                )
+            else:
+                probs = segment_priorities(buf.advantages * weights, row_valid, tc.prio_alpha)
+                rows, segment_weights = sample_segments(
+                    probs, self.minibatch_segments, beta, drawable=drawable
+                )
+            obs = observations[rows]
             actions = buf.actions[rows]
             old_logprob = buf.logprobs[rows]
             old_value = buf.values[rows]
@@ -508,10 +526,12 @@ class Trainer:
                 new_logprob, entropy, new_value.float(), old_logprob, old_value, advantages, mb_weights,
                 segment_weights, tc.clip_coef, tc.vf_clip_coef, tc.vf_coef, tc.ent_coef, tc.norm_adv,
             )  # fmt: skip
+            (out.loss / accumulate).backward()
+            # Checked after queuing the backward pass (a device keeps busy during this one host sync) and
+            # before anything is written to the buffer or the optimizer steps; train() drops the gradients.
             bad = out.first_non_finite()
             if bad is not None:
                 raise NonFiniteLossError(bad, self.global_step, self.epoch, mb)
-            (out.loss / accumulate).backward()
             with torch.no_grad():
                 buf.importance[rows] = out.ratio.detach().float()
                 buf.values[rows] = new_value.detach().float()
@@ -540,9 +560,11 @@ class Trainer:
             var_ret = weighted_mean((returns - mean_ret) ** 2, valid)
             mean_adv = weighted_mean(buf.advantages, valid)
             var_adv = weighted_mean((buf.advantages - mean_adv) ** 2, valid)
-            explained = 1.0 - var_adv / var_ret if float(var_ret) > 0 else torch.tensor(float("nan"))
-        stats = {k: float(v) / n_minibatches for k, v in sums.items()}
-        stats["explained_variance"] = float(explained)
+            explained = torch.where(var_ret > 0, 1.0 - var_adv / var_ret, float("nan"))
+            # Every statistic in one device-to-host copy.
+            values = torch.stack([*(v.float() for v in sums.values()), explained.float()]).tolist()
+        stats = {k: v / n_minibatches for k, v in zip(sums, values)}
+        stats["explained_variance"] = values[-1]
         stats["learning_rate"] = learning_rate
         stats["prio_beta"] = beta
         return stats
