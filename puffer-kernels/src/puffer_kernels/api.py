@@ -121,6 +121,26 @@ def _check(inputs: dict[str, Any], outputs: dict[str, Any]) -> tuple[list[_Buffe
     return bufs, first.device
 
 
+def _trace_scalars(gamma: Any, gae_lambda: Any, rho_clip: Any, c_clip: Any) -> tuple[float, ...]:
+    """The scalars of puff advantage and V-trace, validated in the order the C functions take them."""
+    return (
+        _scalar("gamma", gamma),
+        _scalar("gae_lambda", gae_lambda),
+        _scalar("rho_clip", rho_clip, positive=True),
+        _scalar("c_clip", c_clip, positive=True),
+    )
+
+
+def _check_puff_buffers(
+    values: Any, rewards: Any, dones: Any, importance: Any, advantages: Any
+) -> tuple[list[_Buffer], tuple[str, int]]:
+    """:func:`_check` for the four inputs and one output of every puff-advantage entry point."""
+    return _check(
+        {"values": values, "rewards": rewards, "dones": dones, "importance": importance},
+        {"advantages": advantages},
+    )
+
+
 def _dev(device: tuple[str, int]) -> str:
     return "cpu" if device[0] == "cpu" else f"cuda:{device[1]}"
 
@@ -187,17 +207,9 @@ def puff_advantage(
     mixed-device or overlapping buffers raise TypeError/ValueError naming the argument; nothing is copied.
     NaN in the data propagates to the affected outputs. Returns ``advantages``.
     """
-    scalars = (
-        _scalar("gamma", gamma),
-        _scalar("gae_lambda", gae_lambda),
-        _scalar("rho_clip", rho_clip, positive=True),
-        _scalar("c_clip", c_clip, positive=True),
-    )
+    scalars = _trace_scalars(gamma, gae_lambda, rho_clip, c_clip)
     threads = _num_threads(num_threads)
-    bufs, device = _check(
-        {"values": values, "rewards": rewards, "dones": dones, "importance": importance},
-        {"advantages": advantages},
-    )
+    bufs, device = _check_puff_buffers(values, rewards, dones, importance, advantages)
     rows, horizon = bufs[0].shape
     if device[0] == "cpu":
         _cpu_call("puff_advantage_cpu", *_ptrs(bufs), rows, horizon, *scalars, threads)
@@ -263,12 +275,7 @@ def vtrace(
 
     Returns ``(vs, pg_advantages)``.
     """
-    scalars = (
-        _scalar("gamma", gamma),
-        _scalar("gae_lambda", gae_lambda),
-        _scalar("rho_clip", rho_clip, positive=True),
-        _scalar("c_clip", c_clip, positive=True),
-    )
+    scalars = _trace_scalars(gamma, gae_lambda, rho_clip, c_clip)
     threads = _num_threads(num_threads)
     bufs, device = _check(
         {"values": values, "rewards": rewards, "dones": dones, "importance": importance},
@@ -304,16 +311,8 @@ def puff_advantage_serial_cpu(
     c_clip: float,
 ) -> ArrayT:
     """:func:`puff_advantage` through the plain one-row-at-a-time C loop (the CPU benchmark baseline)."""
-    scalars = (
-        _scalar("gamma", gamma),
-        _scalar("gae_lambda", gae_lambda),
-        _scalar("rho_clip", rho_clip, positive=True),
-        _scalar("c_clip", c_clip, positive=True),
-    )
-    bufs, device = _check(
-        {"values": values, "rewards": rewards, "dones": dones, "importance": importance},
-        {"advantages": advantages},
-    )
+    scalars = _trace_scalars(gamma, gae_lambda, rho_clip, c_clip)
+    bufs, device = _check_puff_buffers(values, rewards, dones, importance, advantages)
     if device[0] != "cpu":
         raise ValueError(f"puff_advantage_serial_cpu needs CPU buffers, got {_dev(device)}")
     _cpu_call("puff_advantage_serial_cpu", *_ptrs(bufs), *bufs[0].shape, *scalars)
@@ -353,16 +352,8 @@ def puff_advantage_cuda_variant(
     """
     if variant not in CUDA_VARIANTS:
         raise ValueError(f"variant must be one of {sorted(CUDA_VARIANTS)}, got {variant!r}")
-    scalars = (
-        _scalar("gamma", gamma),
-        _scalar("gae_lambda", gae_lambda),
-        _scalar("rho_clip", rho_clip, positive=True),
-        _scalar("c_clip", c_clip, positive=True),
-    )
-    bufs, device = _check(
-        {"values": values, "rewards": rewards, "dones": dones, "importance": importance},
-        {"advantages": advantages},
-    )
+    scalars = _trace_scalars(gamma, gae_lambda, rho_clip, c_clip)
+    bufs, device = _check_puff_buffers(values, rewards, dones, importance, advantages)
     if device[0] != "cuda":
         raise ValueError(f"puff_advantage_cuda_variant needs CUDA tensors, got {_dev(device)}")
     rows, horizon = bufs[0].shape
