@@ -348,3 +348,19 @@ class VecEnv:
 
     def _close(self) -> None:
         raise NotImplementedError
+
+    def _handout(
+        self, b: int, infos: list[dict[str, float]]
+    ) -> tuple[Any, Any, Any, Any, list[dict[str, float]], np.ndarray, Any]:
+        """What ``recv`` returns for batch ``b``: views of its slice of the buffers (``_batch_views``, which
+        each backend builds) and its agent ids."""
+        view = self._batch_views[b]
+        return (
+            view.observations,
+            view.rewards,
+            view.terminals,
+            view.truncations,
+            infos,
+            self._batch_env_ids[b],
+            view.masks,
+        )

@@ -658,16 +658,7 @@ class Multiprocessing(VecEnv):
                 infos.extend(self._collect(w))
         self._in_flight[b] = False
         self._awaiting_send = b
-        view = self._batch_views[b]
-        return (
-            view.observations,
-            view.rewards,
-            view.terminals,
-            view.truncations,
-            infos,
-            self._batch_env_ids[b],
-            view.masks,
-        )
+        return self._handout(b, infos)
 
     def _send(self, batch: int, actions: np.ndarray) -> None:
         # The hot path of every step: kept free of per-worker checks (precomputed lists) and calls.

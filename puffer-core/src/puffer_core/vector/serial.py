@@ -71,17 +71,8 @@ class Serial(VecEnv):
             raise APIUsageError("recv() called before async_reset()")
         b = self._ready.popleft()
         self._awaiting_send = b
-        view = self._batch_views[b]
         infos, self._infos[b] = self._infos[b], []
-        return (
-            view.observations,
-            view.rewards,
-            view.terminals,
-            view.truncations,
-            infos,
-            self._batch_env_ids[b],
-            view.masks,
-        )
+        return self._handout(b, infos)
 
     def _send(self, batch: int, actions: np.ndarray) -> None:
         view = self._batch_views[batch]
