@@ -109,6 +109,10 @@ class PolicyConfig:
 
     kind: str = "mlp"
     hidden_size: int = 128
+    #: Linear layers of width ``hidden_size`` in the MLP encoder (1: observation -> hidden only).
+    num_layers: int = 1
+    #: "gelu", "relu" or "tanh", after each hidden layer of the MLP encoder.
+    activation: str = "gelu"
     lstm: bool = False
     lstm_hidden_size: int = 128
 

@@ -1,0 +1,52 @@
+"""Where one epoch's time goes: wall time of evaluate() and train(), then a torch profiler table of both.
+
+    python benchmarks/profile_epoch.py ocean/breakout --train.device cuda [config overrides]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from puffer_trainer import Trainer, load_config
+
+
+def main() -> None:
+    env_id, overrides = sys.argv[1], sys.argv[2:]
+    trainer = Trainer(load_config(env_id, overrides=overrides))
+    cuda = trainer.device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    for _ in range(3):  # warm-up: allocator, kernels, env caches
+        trainer.evaluate()
+        trainer.train()
+    sync()
+    evals, trains = [], []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        trainer.evaluate()
+        sync()
+        t1 = time.perf_counter()
+        trainer.train()
+        sync()
+        evals.append(t1 - t0)
+        trains.append(time.perf_counter() - t1)
+    steps = trainer.segments * (trainer.horizon - 1)
+    ev, tr = min(evals), min(trains)
+    print(f"batch {trainer.segments}x{trainer.horizon}: evaluate {1e3 * ev:.1f} ms ({steps / ev:,.0f} SPS), "
+          f"train {1e3 * tr:.1f} ms; both {steps / (ev + tr):,.0f} SPS")
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        trainer.evaluate()
+        trainer.train()
+        sync()
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=30, max_name_column_width=60))
+    if cuda:
+        print(prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=15, max_name_column_width=60))
+    trainer.close()
+
+
+if __name__ == "__main__":
+    main()
