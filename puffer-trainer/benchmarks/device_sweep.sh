@@ -16,7 +16,19 @@ BASE="--train.device cuda --env.num_envs 8192 --vec.backend serial --vec.num-env
  --train.total-timesteps ${STEPS:-50000000}"
 if [ -n "${PROFILE:-}" ]; then
   echo "== profile of one epoch, alone on the machine: $PROFILE"
-  timeout 120 python3 puffer-trainer/benchmarks/profile_epoch.py ocean/breakout $BASE $PROFILE 2>&1 | head -60
+  timeout 120 python3 puffer-trainer/benchmarks/profile_epoch.py ocean/breakout $BASE $PROFILE > "$OUTDIR/profile.log" 2>&1
+  head -3 "$OUTDIR/profile.log"
+fi
+# SOLO: "|"-separated override sets, each trained alone on the machine (SPS and time to score as a user
+# would see them).
+if [ -n "${SOLO:-}" ]; then
+  IFS='|' read -ra SOLOS <<< "$SOLO"
+  for i in "${!SOLOS[@]}"; do
+    echo "== solo $i: ${SOLOS[$i]}"
+    timeout 150 python3 $B ocean/breakout --seconds 120 --baseline-seconds 0 --target 364.8 --train.device cuda \
+      ${SOLOS[$i]} > "$OUTDIR/solo$i.log" 2>&1
+    cat "$OUTDIR/solo$i.log"
+  done
 fi
 while read -r name overrides; do
   [ -z "$name" ] && continue
