@@ -16,8 +16,8 @@ BASE="--train.device cuda --env.num_envs 8192 --vec.backend serial --vec.num-env
  --train.total-timesteps ${STEPS:-50000000}"
 if [ -n "${PROFILE:-}" ]; then
   echo "== profile of one epoch, alone on the machine: $PROFILE"
-  timeout 120 python3 puffer-trainer/benchmarks/profile_epoch.py ocean/breakout $BASE $PROFILE > "$OUTDIR/profile.log" 2>&1
-  head -3 "$OUTDIR/profile.log"
+  timeout 120 python3 puffer-trainer/benchmarks/profile_epoch.py ocean/breakout $BASE $PROFILE > "$OUTDIR/profile.txt" 2>&1
+  head -3 "$OUTDIR/profile.txt"
 fi
 # SOLO: "|"-separated override sets, each trained alone on the machine (SPS and time to score as a user
 # would see them).
@@ -26,8 +26,8 @@ if [ -n "${SOLO:-}" ]; then
   for i in "${!SOLOS[@]}"; do
     echo "== solo $i: ${SOLOS[$i]}"
     timeout 150 python3 $B ocean/breakout --seconds 120 --baseline-seconds 0 --target 364.8 --train.device cuda \
-      ${SOLOS[$i]} > "$OUTDIR/solo$i.log" 2>&1
-    cat "$OUTDIR/solo$i.log"
+      ${SOLOS[$i]} > "$OUTDIR/solo$i.txt" 2>&1
+    cat "$OUTDIR/solo$i.txt"
   done
 fi
 while read -r name overrides; do
@@ -35,7 +35,7 @@ while read -r name overrides; do
   case "$name" in \#*) continue ;; esac
   timeout ${LIMIT_S:-400} python3 $B ocean/breakout --seconds 100000 --baseline-seconds 0 --target 364.8 \
     $BASE $overrides > "$OUTDIR/$name.txt" 2>&1 &
-done < puffer-trainer/benchmarks/sweeps/$SWEEP.txt
+done < puffer-trainer/benchmarks/sweeps/${SWEEP:-none}.txt
 wait
 for f in "$OUTDIR"/*.txt; do
   echo "== $(basename "$f" .txt)"

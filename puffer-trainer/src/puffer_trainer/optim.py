@@ -94,8 +94,15 @@ def build_optimizer(policy: nn.Module, train: Any) -> torch.optim.Optimizer:
     betas = (float(train.adam_beta1), float(train.adam_beta2))
 
     def adam(params: list[nn.Parameter]) -> torch.optim.Optimizer:
+        # The fused CUDA kernel updates every tensor in one launch; small policies are launch-bound on GPUs.
+        fused = all(p.device.type == "cuda" and p.dtype.is_floating_point for p in params) or None
         return torch.optim.AdamW(
-            params, lr=lr, betas=betas, eps=float(train.adam_eps), weight_decay=float(train.weight_decay)
+            params,
+            lr=lr,
+            betas=betas,
+            eps=float(train.adam_eps),
+            weight_decay=float(train.weight_decay),
+            fused=fused,
         )
 
     params = [p for p in policy.parameters() if p.requires_grad]

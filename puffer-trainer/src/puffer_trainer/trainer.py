@@ -35,6 +35,8 @@ __all__ = ["Trainer", "ObsNormalizer"]
 
 #: Loss terms a NonFiniteLossError may name, in the order of their codes in Trainer._agree.
 _LOSS_TERMS = ("policy_loss", "value_loss", "entropy", "loss")
+#: Statistics train() reports as means over minibatches (importance is the mean ratio of the sampled steps).
+_STAT_TERMS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "importance")
 
 
 class ObsNormalizer(nn.Module):
@@ -488,7 +490,7 @@ class Trainer:
         n_minibatches = max(1, tc.update_epochs * self.segments // self.minibatch_segments)
         accumulate = int(tc.accumulate_minibatches)
         learning_rate = float(self.optimizer.param_groups[0]["lr"])
-        sums: dict[str, torch.Tensor] = {}
+        stat_sum: torch.Tensor | None = None
         self.policy.train()
         self.optimizer.zero_grad(set_to_none=True)
         for mb in range(n_minibatches):
@@ -535,11 +537,10 @@ class Trainer:
             with torch.no_grad():
                 buf.importance[rows] = out.ratio.detach().float()
                 buf.values[rows] = new_value.detach().float()
-                for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"):
-                    value = getattr(out, name).detach().float()
-                    sums[name] = sums[name] + value if name in sums else value
-                imp = weighted_mean(out.ratio.detach(), mb_weights)
-                sums["importance"] = sums["importance"] + imp if "importance" in sums else imp
+                terms = [getattr(out, name).detach().float() for name in _STAT_TERMS[:-1]]
+                terms.append(weighted_mean(out.ratio.detach(), mb_weights))
+                stacked = torch.stack(terms)  # one running sum instead of one per term: fewer launches
+                stat_sum = stacked if stat_sum is None else stat_sum + stacked
             if (mb + 1) % accumulate == 0 or mb == n_minibatches - 1:
                 if self.world_size > 1:
                     # Cheap, and it must come first: a rank whose loss went bad never joins the gradient
@@ -562,8 +563,8 @@ class Trainer:
             var_adv = weighted_mean((buf.advantages - mean_adv) ** 2, valid)
             explained = torch.where(var_ret > 0, 1.0 - var_adv / var_ret, float("nan"))
             # Every statistic in one device-to-host copy.
-            values = torch.stack([*(v.float() for v in sums.values()), explained.float()]).tolist()
-        stats = {k: v / n_minibatches for k, v in zip(sums, values)}
+            values = torch.cat([stat_sum, explained.float().reshape(1)]).tolist()
+        stats = {k: v / n_minibatches for k, v in zip(_STAT_TERMS, values)}
         stats["explained_variance"] = values[-1]
         stats["learning_rate"] = learning_rate
         stats["prio_beta"] = beta
