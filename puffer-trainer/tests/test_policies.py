@@ -180,3 +180,39 @@ def test_parameter_count_of_the_breakout_sized_lstm_policy():
     assert isinstance(policy, Policy)
     count = sum(p.numel() for p in policy.parameters())
     assert math.isclose(count, 148_000, rel_tol=0.01)
+
+
+@pytest.mark.parametrize("activation", ["gelu", "relu", "tanh"])
+def test_mlp_depth_and_activation_from_config(activation):
+    config = Config("x/y")
+    config.policy.num_layers = 3
+    config.policy.activation = activation
+    config.policy.hidden_size = 8
+    policy = make_policy(config, FakeVec(spaces.Box(-1, 1, (5,), np.float32), spaces.Discrete(2)))
+    encoder = policy.encoder
+    assert len(encoder.hidden) == 2
+    obs = torch.randn(4, 5)
+    # The encoder is obs -> linear -> act -> (linear -> act) x 2, with the activation named in the config.
+    act = {"gelu": torch.nn.functional.gelu, "relu": torch.relu, "tanh": torch.tanh}[activation]
+    x = act(encoder.linear(obs))
+    for layer in encoder.hidden:
+        x = act(layer(x))
+    assert torch.allclose(encoder(obs), x)
+    # Hidden matrices go to Muon; the input layer and the heads do not.
+    assert policy.muon_parameter_names() == ["encoder.hidden.0.weight", "encoder.hidden.1.weight"]
+
+
+def test_bad_depth_or_activation_is_a_clear_error():
+    config = Config("x/y")
+    vec = FakeVec(spaces.Box(-1, 1, (5,), np.float32), spaces.Discrete(2))
+    config.policy.activation = "swish"
+    with pytest.raises(ValueError, match=r"policy.activation must be one of \['gelu', 'relu', 'tanh'\]"):
+        make_policy(config, vec)
+    config.policy.activation = "relu"
+    config.policy.num_layers = 0
+    with pytest.raises(ValueError, match="policy.num_layers must be >= 1"):
+        make_policy(config, vec)
+    config.policy.kind = "cnn"
+    config.policy.num_layers = 2
+    with pytest.raises(ValueError, match="num_layers must be 1 for the cnn policy"):
+        make_policy(config, FakeVec(spaces.Box(0, 255, (42, 42, 3), np.uint8), spaces.Discrete(2)))
