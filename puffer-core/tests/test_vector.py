@@ -391,11 +391,14 @@ def test_serial_async_batches_round_robin():
             vec.step(np.zeros(2, np.int64))
 
 
-def test_async_serial_matches_multiprocessing_per_env():
+@pytest.mark.parametrize("max_processes", [None, 4], ids=["cheap-in-caller", "processes"])
+def test_async_serial_matches_multiprocessing_per_env(max_processes):
     """Batches may come back in another order, but each env sees the same trajectory."""
 
     def run(backend):
-        kwargs = {"num_workers": 4, "start_method": "forkserver"} if backend == "multiprocessing" else {}
+        kwargs = {}
+        if backend == "multiprocessing":
+            kwargs = {"num_workers": 4, "start_method": "forkserver", "max_processes": max_processes}
         with puffer_core.vector.make(
             Walker, num_envs=4, batch_size=2, backend=backend, seed=3, **kwargs
         ) as vec:
@@ -441,11 +444,45 @@ def test_cheap_envs_run_in_the_caller():
         assert m.num_workers == 2 and len(m._processes) == 1
     with make_vec("multiprocessing", seed=3) as m:  # max_processes=2 given
         assert m.num_workers == 2 and len(m._processes) == 1
-    # Asynchronous batches always use processes (the caller must be free while they step).
+    # Asynchronous batches of cheap envs: each batch is stepped in the caller at its send, and recv hands
+    # the batches out in turn, exactly like the serial backend's async mode.
     with puffer_core.vector.make(
-        Walker, num_envs=4, backend="multiprocessing", num_workers=2, batch_size=2
+        Walker, num_envs=4, backend="multiprocessing", num_workers=2, batch_size=2, seed=3
+    ) as m, make_vec("serial", batch_size=2, seed=3) as s:
+        assert m.in_caller and m._processes == []
+        for vec in (m, s):
+            vec.async_reset(3)
+        for t in range(40):
+            got, want = m.recv(), s.recv()
+            for a, b in zip(got, want):
+                if isinstance(a, np.ndarray):
+                    np.testing.assert_array_equal(a, b)
+                else:
+                    assert a == b  # infos
+            actions = (got[0][:, 0].astype(np.int64) + t) % 3
+            m.send(actions)
+            s.send(actions)
+    # Costly envs in async batches get one process per worker (the caller is free while they step).
+    with puffer_core.vector.make(
+        SlowWalker, num_envs=4, backend="multiprocessing", num_workers=2, batch_size=2
     ) as m:
-        assert len(m._processes) == 2
+        assert not m.in_caller and len(m._processes) == 2
+    with pytest.raises(ValueError, match="contradicts inline=False"):
+        puffer_core.vector.make(Walker, num_envs=4, backend="multiprocessing", max_processes=0, inline=False)
+
+
+def test_in_caller_async_env_error_names_the_envs():
+    creator = functools.partial(_crashing_walker, crash_env=3)
+    with puffer_core.vector.make(
+        creator, num_envs=4, backend="multiprocessing", num_workers=2, batch_size=2, max_processes=0
+    ) as vec:
+        vec.async_reset(0)
+        with pytest.raises(EnvWorkerError, match=r"envs 2\.\.3 \(in the main process\) failed") as info:
+            for _ in range(20):
+                vec.recv()
+                vec.send(np.ones(2, np.int64))
+        assert "walker exploded at step 3" in str(info.value) and "Traceback" in str(info.value)
+        assert vec.closed
 
 
 def test_spinner_backs_off_when_spinning_does_not_pay():
@@ -473,6 +510,8 @@ def test_spinner_backs_off_when_spinning_does_not_pay():
     ready = threading.Semaphore(1)
     assert spinner.try_acquire(ready)  # immediate success, even while backing off
     patient = _Spinner(1.0)
+    # The releasing thread needs the GIL: a poll gap that long would read as preemption.
+    patient._PREEMPTED_S = 10.0
     patient.misses = 3
     threading.Timer(0.001, ready.release).start()
     start = time.perf_counter()
@@ -745,7 +784,9 @@ sys.path.insert(0, {tests!r})
 import puffer_core.vector
 from test_vector import Walker
 if __name__ == "__main__":
-    vec = puffer_core.vector.make(Walker, num_envs=4, backend="multiprocessing", num_workers=2, batch_size=2)
+    vec = puffer_core.vector.make(
+        Walker, num_envs=4, backend="multiprocessing", num_workers=2, batch_size=2, max_processes=2
+    )
     vec.async_reset(0)
     print(" ".join(str(p.pid) for p in vec._processes), vec._res.shared.name, flush=True)
     time.sleep(60)

@@ -105,12 +105,14 @@ def make(
             step theirs (default: in synchronous mode only; see :class:`Multiprocessing`).
         max_processes: multiprocessing: run at most this many workers (default: the CPU count); extra
             requested workers are merged with their neighbours of the same batch, since more processes
-            than cores only add context switches. Results are identical either way. When it is not
-            given, in synchronous mode, ``make`` times a few steps of one env and, if the work the
-            worker processes would take off the caller (``num_envs * step_time * (1 - 1/processes)``) is
-            below :data:`INLINE_BELOW_S` (50 µs, about a hand-off's cost), uses 1: the caller steps every
-            env and no process starts, so a cheap env is never slower than serial. Pass it to force
-            worker processes (e.g. to isolate crashing envs).
+            than cores only add context switches. ``0`` starts no process: the caller steps every env,
+            each batch at its ``send``. Results are identical either way. When it is not given, ``make``
+            times a few steps of one env and, if the work the worker processes would take off the caller
+            is below :data:`INLINE_BELOW_S` (50 µs, about a hand-off's cost), starts no process: in
+            synchronous mode when ``num_envs * step_time * (1 - 1/processes)`` is below it (the caller
+            steps worker 0's envs anyway), in async mode when one batch's ``batch_size * step_time`` is.
+            So a cheap env is never slower than serial. Pass it to force worker processes (e.g. to
+            isolate crashing envs).
         pin_workers: multiprocessing: pin each worker process to its own CPU (off by default; the caller
             itself is never pinned). See :class:`Multiprocessing`.
 
@@ -153,13 +155,19 @@ def make(
                 f"(got {num_envs}) and set the number of worlds in env_kwargs"
             )
         return Passthrough(env, probe, seed)
-    if backend != "serial" and max_processes is None and batch == num_envs and inline is not False:
-        # Synchronous and cheap: the worker processes would take less work off the caller than handing it
-        # to them costs, so the caller steps every env itself (never slower than serial, same results).
-        processes = min(workers, os.cpu_count() or 1)
-        saved = num_envs * _step_seconds(env, probe) * (1 - 1 / processes)
-        if saved < INLINE_BELOW_S:
-            max_processes = 1
+    if backend != "serial" and max_processes is None and inline is not False:
+        # Cheap envs: worker processes would take less work off the caller than handing it to them costs,
+        # so the caller steps every env itself (never slower than serial, same results).
+        step_s = _step_seconds(env, probe)
+        if batch == num_envs:
+            processes = min(workers, os.cpu_count() or 1)
+            if num_envs * step_s * (1 - 1 / processes) < INLINE_BELOW_S:
+                max_processes = 1
+        elif batch * step_s < INLINE_BELOW_S:
+            # Asynchronous: stepping a batch at its send costs the caller less than one hand-off. The
+            # overlap given up is at most that step time, while processes cost ~3x serial when the caller
+            # does little between recv and send (measured with a 1 µs env, 2 batches of 8).
+            max_processes = 0
     # The probe has private buffers; the real envs are built on slices of the shared ones.
     _close_quietly(env)
     if backend == "serial":

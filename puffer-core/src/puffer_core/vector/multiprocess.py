@@ -34,7 +34,9 @@ Batches
     while they step theirs. With a smaller ``batch_size`` every worker is a process, the workers form fixed,
     contiguous groups of ``batch_size`` envs and ``recv`` returns the first group whose workers are all
     done (EnvPool-style asynchrony). Because groups are contiguous, ``recv`` always returns views of shared
-    memory: there is never a gather copy.
+    memory: there is never a gather copy. With ``max_processes=0`` (what ``make`` picks for envs cheaper
+    than a hand-off) no process runs: ``send`` steps its batch in the caller and ``recv`` hands the batches
+    out in turn, like the serial backend's async mode.
 
 Processes
     At most ``max_processes`` workers run (default: the CPU count, the inline one included); more requested
@@ -342,7 +344,8 @@ class Multiprocessing(VecEnv):
     wakes the worker processes, steps worker 0's envs in place while they run, then ``recv`` waits for the
     others. This hides the wake-up latency behind useful work and needs one process fewer, which matters on
     machines with few cores; with ``num_workers=1`` it amounts to the serial backend. In asynchronous mode
-    every worker is a process, so the caller is free while envs step.
+    every worker is a process, so the caller is free while envs step, unless ``max_processes=0``: then
+    the caller steps each batch at its ``send`` and no process starts.
 
     Args:
         start_method: ``"spawn"`` (default) or ``"forkserver"``; ``"fork"`` is accepted but unsafe in a
@@ -353,7 +356,8 @@ class Multiprocessing(VecEnv):
             worker processes and the caller fit on the CPUs, else 0 (spinning would only take cores from the
             workers).
         inline: step worker 0 in the calling process (default: only in synchronous mode).
-        max_processes: at most this many workers (the inline one included), default the CPU count. More
+        max_processes: at most this many workers (the inline one included), default the CPU count; 0 for
+            none at all (every env stepped in the caller). More
             worker processes than cores cannot step envs faster, only add context switches and cache
             misses, so when ``num_workers`` is larger, neighbouring workers of the same batch are merged
             into one process. ``num_workers`` then reports the workers actually used and
@@ -383,15 +387,25 @@ class Multiprocessing(VecEnv):
         self._init_common(probe, num_envs, batch_size)
         self._seed = seed
         self.requested_workers = num_workers
-        num_workers = _process_count(num_workers, self._num_batches, batch_size, max_processes)
+        #: No worker processes at all: the caller steps every env, each batch at its ``send``.
+        self.in_caller = max_processes == 0
+        if self.in_caller:
+            if inline is False:
+                raise ValueError("max_processes=0 steps every env in the caller: it contradicts inline=False")
+            num_workers = self._num_batches
+        else:
+            num_workers = _process_count(num_workers, self._num_batches, batch_size, max_processes)
         self.num_workers = num_workers
         self.envs_per_worker = num_envs // num_workers
         self.workers_per_batch = batch_size // self.envs_per_worker
         self.poll_interval = float(poll_interval)
-        self.inline = self._num_batches == 1 if inline is None else bool(inline)
-        if self.inline and self._num_batches > 1:
-            raise ValueError("inline=True needs batch_size == num_envs: async batches must all be processes")
-        first_remote = 1 if self.inline else 0
+        self.inline = self.in_caller or (self._num_batches == 1 if inline is None else bool(inline))
+        if self.inline and self._num_batches > 1 and not self.in_caller:
+            raise ValueError(
+                "inline=True needs batch_size == num_envs: async batches are all processes, or all stepped "
+                "in the caller (max_processes=0)"
+            )
+        first_remote = num_workers if self.in_caller else (1 if self.inline else 0)
         self._remote = list(range(first_remote, num_workers))
         cpus = _allowed_cpus()
         fits = len(self._remote) + 1 <= len(cpus)
@@ -412,7 +426,8 @@ class Multiprocessing(VecEnv):
         self._res = _Resources(num_workers)
         self._finalizer = weakref.finalize(self, self._res.shutdown)
         self._inline_envs: list[Any] = []
-        self._inline_infos: list[dict[str, float]] = []
+        # Per batch: infos of its envs stepped in the caller, returned by the batch's next recv.
+        self._inline_infos: list[list[dict[str, float]]] = [[] for _ in range(self._num_batches)]
         self._done: list[Any] = [None] * num_workers
         try:
             layout = block_layout(
@@ -428,14 +443,14 @@ class Multiprocessing(VecEnv):
             self.buffers = self._res.shared.buffers
             self._control = self._res.shared.arrays["control"]
             self._info_area = self._res.shared.arrays["infos"]
-            self._wake = ctx.Semaphore(0) if self._num_batches > 1 else None
+            self._wake = ctx.Semaphore(0) if self._num_batches > 1 and self._remote else None
             for w in self._remote:
                 self._done[w] = ctx.Semaphore(0)
                 self._res.go[w] = ctx.Semaphore(0)
                 self._start_worker(ctx, w, creator, probe, seed, layout)
             if self.inline:  # built while the worker processes start up
                 ape = self.agents_per_env
-                for i in range(self.envs_per_worker):
+                for i in range(first_remote * self.envs_per_worker):
                     buf = self.buffers.slice(i * ape, (i + 1) * ape)
                     env = creator(buf=buf, seed=None if seed is None else seed + i)
                     self._res.inline_envs.append(env)
@@ -461,6 +476,10 @@ class Multiprocessing(VecEnv):
         self._batch_views = [
             self.buffers.slice(b * self.agents_per_batch, (b + 1) * self.agents_per_batch)
             for b in range(self._num_batches)
+        ]
+        # Per batch: its envs that the caller steps (worker 0's in synchronous mode, all with in_caller).
+        self._batch_inline = [
+            self._inline_envs[b * batch_size : (b + 1) * batch_size] for b in range(self._num_batches)
         ]
         self._in_flight = [False] * self._num_batches  # sent a command, results not yet returned by recv
         self._worker_done = [False] * num_workers
@@ -507,6 +526,10 @@ class Multiprocessing(VecEnv):
     def _describe(self, w: int) -> str:
         where = "" if w in self._remote else " (in the main process)"
         return f"worker {w}{where} (envs {w * self.envs_per_worker}..{(w + 1) * self.envs_per_worker - 1})"
+
+    def _describe_inline(self, batch: int) -> str:
+        first = batch * self.batch_size
+        return f"envs {first}..{first + len(self._batch_inline[batch]) - 1} (in the main process)"
 
     # -- waiting -------------------------------------------------------------------------------------------
     def _check_alive(self, workers: Any = None) -> None:
@@ -590,23 +613,30 @@ class Multiprocessing(VecEnv):
             if not wake.acquire(timeout=self.poll_interval):
                 self._check_alive()
 
-    # -- the inline worker ---------------------------------------------------------------------------------
-    def _run_inline(self, command: int, seed: int | None = None) -> None:
+    # -- envs stepped in the caller ------------------------------------------------------------------------
+    def _reset_inline(self, seed: int | None) -> None:
+        for b, envs in enumerate(self._batch_inline):
+            infos: list[dict[str, float]] = []
+            first = b * self.batch_size
+            try:
+                for i, env in enumerate(envs):
+                    env_infos = env.reset(seed=None if seed is None else seed + first + i)[1]
+                    if env_infos:
+                        infos.extend(env_infos)
+            except Exception as error:
+                self._fail(f"{self._describe_inline(b)} failed in:\n{traceback.format_exc()}", error)
+            self._inline_infos[b] = infos
+
+    def _step_inline(self, batch: int) -> None:
         infos: list[dict[str, float]] = []
         try:
-            if command == STEP:
-                for env in self._inline_envs:
-                    env_infos = env.step(env.actions)[4]
-                    if env_infos:
-                        infos.extend(env_infos)
-            else:
-                for i, env in enumerate(self._inline_envs):
-                    env_infos = env.reset(seed=None if seed is None else seed + i)[1]
-                    if env_infos:
-                        infos.extend(env_infos)
+            for env in self._batch_inline[batch]:
+                env_infos = env.step(env.actions)[4]
+                if env_infos:
+                    infos.extend(env_infos)
         except Exception as error:
-            self._fail(f"{self._describe(0)} failed in:\n{traceback.format_exc()}", error)
-        self._inline_infos = infos
+            self._fail(f"{self._describe_inline(batch)} failed in:\n{traceback.format_exc()}", error)
+        self._inline_infos[batch] = infos
 
     # -- the API -------------------------------------------------------------------------------------------
     def _command(self, workers: Any, command: int) -> None:
@@ -634,7 +664,7 @@ class Multiprocessing(VecEnv):
         self._control[:, HAS_SEED] = seed is not None
         self._command(range(self.num_workers), RESET)
         if self.inline:
-            self._run_inline(RESET, seed)
+            self._reset_inline(seed)
         self._in_flight = [True] * self._num_batches
         self._next_batch = 0
 
@@ -646,11 +676,16 @@ class Multiprocessing(VecEnv):
             for w in self._remote:
                 self._wait_worker(w)
         else:
-            b = self._wait_any_batch()
+            if self.in_caller:  # every batch in flight is already stepped: the next one in turn
+                b = self._next_batch
+                while not self._in_flight[b]:
+                    b = (b + 1) % self._num_batches
+            else:
+                b = self._wait_any_batch()
             self._next_batch = (b + 1) % self._num_batches
         infos: list[dict[str, float]] = []
-        if self._inline_infos:
-            infos, self._inline_infos = self._inline_infos, []
+        if self._inline_infos[b]:
+            infos, self._inline_infos[b] = self._inline_infos[b], []
         control = self._control
         for w in self._batch_remote[b]:
             # STATUS and INFO_COUNT side by side: one read says whether there is anything to collect.
@@ -670,15 +705,7 @@ class Multiprocessing(VecEnv):
             worker_done[w] = False
             go[w].release()
         if self.inline:
-            infos: list[dict[str, float]] = []
-            try:
-                for env in self._inline_envs:
-                    env_infos = env.step(env.actions)[4]
-                    if env_infos:
-                        infos.extend(env_infos)
-            except Exception as error:
-                self._fail(f"{self._describe(0)} failed in:\n{traceback.format_exc()}", error)
-            self._inline_infos = infos
+            self._step_inline(batch)
 
     def _close(self) -> None:
         self._finalizer()
