@@ -44,7 +44,8 @@ def main() -> None:
         sync()
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=30, max_name_column_width=60))
     if cuda:
-        table = prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=15, max_name_column_width=60)
+        averages = prof.key_averages()
+        table = averages.table(sort_by="self_cuda_time_total", row_limit=15, max_name_column_width=60)
         print(table)
     trainer.close()
 

@@ -182,7 +182,7 @@ def activation_fn(name: str) -> Any:
 
 
 class MLPEncoder(nn.Module):
-    """Flatten the observation (any dtype cast to float), then ``num_layers`` linear layers, each activated."""
+    """Flatten the observation (cast to float), then ``num_layers`` linear layers, each activated."""
 
     def __init__(
         self, obs_shape: tuple[int, ...], hidden_size: int, num_layers: int = 1, activation: str = "gelu"
