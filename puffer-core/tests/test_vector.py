@@ -429,10 +429,18 @@ class SlowWalker(Walker):
         return super().step(actions)
 
 
-def test_cheap_envs_run_in_the_caller():
+def test_cheap_envs_run_in_the_caller(monkeypatch):
     """Synchronous multiprocessing with envs too cheap to pay for a hand-off steps them all in the caller
     (no process), with results identical to serial; costly envs, or an explicit max_processes, get worker
     processes."""
+    # make() times the probe env: pin the cheap env's time, so a preempted timing on a busy machine cannot
+    # flip the decision (SlowWalker's 200 µs busy-wait is costly under any noise).
+    real_step_seconds = puffer_core.vector._step_seconds
+    monkeypatch.setattr(
+        puffer_core.vector,
+        "_step_seconds",
+        lambda env, probe: 1e-6 if type(env) is Walker else real_step_seconds(env, probe),
+    )
     with puffer_core.vector.make(Walker, num_envs=4, backend="multiprocessing", num_workers=2, seed=3) as m:
         assert m.num_workers == 1 and m.requested_workers == 2 and m._processes == []
         with make_vec("serial", seed=3) as s:
