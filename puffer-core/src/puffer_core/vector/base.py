@@ -96,6 +96,26 @@ def probe_env(creator: EnvCreator, seed: int | None) -> tuple[EnvProbe, Any]:
         raise
 
 
+def step_envs(envs: list[Any]) -> list[dict[str, float]]:
+    """Step each env with the actions already in its buffer; the infos of all of them, in order."""
+    infos: list[dict[str, float]] = []
+    for env in envs:
+        env_infos = env.step(env.actions)[4]
+        if env_infos:
+            infos.extend(env_infos)
+    return infos
+
+
+def reset_envs(envs: list[Any], seed: int | None, first: int) -> list[dict[str, float]]:
+    """Reset each env, env ``k`` (global index ``first + k``) with seed ``seed + first + k``; their infos."""
+    infos: list[dict[str, float]] = []
+    for k, env in enumerate(envs):
+        env_infos = env.reset(seed=None if seed is None else seed + first + k)[1]
+        if env_infos:
+            infos.extend(env_infos)
+    return infos
+
+
 def _close_quietly(env: Any) -> None:
     try:
         env.close()

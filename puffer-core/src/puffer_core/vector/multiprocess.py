@@ -62,7 +62,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import APIUsageError, EnvWorkerError
-from .base import EnvCreator, EnvProbe, VecEnv, _close_quietly
+from .base import EnvCreator, EnvProbe, VecEnv, _close_quietly, reset_envs, step_envs
 from .shared import BlockLayout, SharedBuffers, block_layout
 
 __all__ = ["Multiprocessing"]
@@ -252,19 +252,11 @@ def _worker(
             command = int(control[CMD])
             if command == CLOSE:
                 return
-            infos: list[Any] = []
             try:
                 if command == STEP:
-                    for env in envs:
-                        env_infos = env.step(env.actions)[4]
-                        if env_infos:
-                            infos.extend(env_infos)
+                    infos = step_envs(envs)
                 elif command == RESET:
-                    base = int(control[SEED]) if control[HAS_SEED] else None
-                    for k, env in enumerate(envs):
-                        env_infos = env.reset(seed=None if base is None else base + env_start + k)[1]
-                        if env_infos:
-                            infos.extend(env_infos)
+                    infos = reset_envs(envs, int(control[SEED]) if control[HAS_SEED] else None, env_start)
                 else:
                     raise RuntimeError(f"unknown command {command}")
             except Exception:
@@ -616,27 +608,16 @@ class Multiprocessing(VecEnv):
     # -- envs stepped in the caller ------------------------------------------------------------------------
     def _reset_inline(self, seed: int | None) -> None:
         for b, envs in enumerate(self._batch_inline):
-            infos: list[dict[str, float]] = []
-            first = b * self.batch_size
             try:
-                for i, env in enumerate(envs):
-                    env_infos = env.reset(seed=None if seed is None else seed + first + i)[1]
-                    if env_infos:
-                        infos.extend(env_infos)
+                self._inline_infos[b] = reset_envs(envs, seed, b * self.batch_size)
             except Exception as error:
                 self._fail(f"{self._describe_inline(b)} failed in:\n{traceback.format_exc()}", error)
-            self._inline_infos[b] = infos
 
     def _step_inline(self, batch: int) -> None:
-        infos: list[dict[str, float]] = []
         try:
-            for env in self._batch_inline[batch]:
-                env_infos = env.step(env.actions)[4]
-                if env_infos:
-                    infos.extend(env_infos)
+            self._inline_infos[batch] = step_envs(self._batch_inline[batch])
         except Exception as error:
             self._fail(f"{self._describe_inline(batch)} failed in:\n{traceback.format_exc()}", error)
-        self._inline_infos[batch] = infos
 
     # -- the API -------------------------------------------------------------------------------------------
     def _command(self, workers: Any, command: int) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import APIUsageError
-from .base import EnvCreator, EnvProbe, VecEnv, _close_quietly
+from .base import EnvCreator, EnvProbe, VecEnv, _close_quietly, reset_envs, step_envs
 from .shared import SharedBuffers, block_layout
 
 __all__ = ["Serial", "Passthrough"]
@@ -58,12 +58,7 @@ class Serial(VecEnv):
     def _async_reset(self, seed: int | None) -> None:
         self._ready.clear()
         for b, envs in enumerate(self._batch_envs):
-            infos: list[dict[str, float]] = []
-            for k, env in enumerate(envs):
-                index = b * self.batch_size + k
-                _, env_infos = env.reset(seed=None if seed is None else seed + index)
-                infos.extend(env_infos)
-            self._infos[b] = infos
+            self._infos[b] = reset_envs(envs, seed, b * self.batch_size)
             self._ready.append(b)
 
     def _recv(self) -> tuple[Any, Any, Any, Any, list[dict[str, float]], np.ndarray, Any]:
@@ -77,10 +72,7 @@ class Serial(VecEnv):
     def _send(self, batch: int, actions: np.ndarray) -> None:
         view = self._batch_views[batch]
         np.copyto(view.actions, actions, casting="unsafe")
-        infos: list[dict[str, float]] = []
-        for env in self._batch_envs[batch]:
-            infos.extend(env.step(env.actions)[4])
-        self._infos[batch] = infos
+        self._infos[batch] = step_envs(self._batch_envs[batch])
         self._ready.append(batch)
 
     def _close(self) -> None:
