@@ -477,6 +477,8 @@ def test_cheap_envs_run_in_the_caller(monkeypatch):
         assert not m.in_caller and len(m._processes) == 2
     with pytest.raises(ValueError, match="contradicts inline=False"):
         puffer_core.vector.make(Walker, num_envs=4, backend="multiprocessing", max_processes=0, inline=False)
+    with pytest.raises(ValueError, match="max_processes must be a positive int, or 0 .* got -1"):
+        puffer_core.vector.make(Walker, num_envs=4, backend="multiprocessing", max_processes=-1)
 
 
 def test_in_caller_async_env_error_names_the_envs():

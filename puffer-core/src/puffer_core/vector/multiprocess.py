@@ -93,7 +93,9 @@ def _process_count(num_workers: int, num_batches: int, batch_size: int, max_proc
     """
     cap = (os.cpu_count() or 1) if max_processes is None else int(max_processes)
     if cap < 1:
-        raise ValueError(f"max_processes must be a positive int, got {max_processes!r}")
+        raise ValueError(
+            f"max_processes must be a positive int, or 0 for no processes at all, got {max_processes!r}"
+        )
     per_batch = num_workers // num_batches
     if num_workers <= cap:
         return num_workers
