@@ -224,7 +224,9 @@ def test_recv_returns_views_of_the_shared_buffers(backend):
 def test_multiprocessing_buffers_live_in_shared_memory():
     with make_vec("multiprocessing", num_envs=4) as vec:
         name = vec._res.shared.name
-        assert os.path.exists(os.path.join(SHM, name))
+        # Mapped from /dev/shm; the name itself is already unlinked, since every worker has attached.
+        with open("/proc/self/maps") as maps:
+            assert f"{SHM}/{name} (deleted)" in maps.read()
         assert vec.buffers.observations.base is not None
     assert not os.path.exists(os.path.join(SHM, name))
 
@@ -739,6 +741,25 @@ def test_sigkilled_worker_while_waiting_async():
     assert time.perf_counter() - start < 3
 
 
+def test_dead_worker_is_an_error_while_another_batch_keeps_running():
+    # The other batch's worker keeps waking recv(), so only a clock-based liveness check notices.
+    vec = make_vec("multiprocessing", num_envs=8, num_workers=4, batch_size=4, max_processes=4)
+    vec.async_reset(0)
+    for _ in range(4):
+        vec.recv()
+        vec.send(np.ones(4, np.int64))
+    victim = vec._res.processes[vec._batch_remote[0][0]]
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.join(5)
+    start = time.perf_counter()
+    with pytest.raises(EnvWorkerError, match="died.*SIGKILL"):
+        for _ in range(100_000):
+            vec.recv()
+            vec.send(np.ones(4, np.int64))
+    assert time.perf_counter() - start < 1.0
+    assert vec.closed
+
+
 def test_close_is_idempotent_and_stops_workers():
     vec = make_vec("multiprocessing", num_envs=4)
     processes = list(vec._processes)
@@ -776,16 +797,19 @@ def test_dropped_without_close_is_freed():
     assert not os.path.exists(os.path.join(SHM, name))
 
 
-def test_semaphores_are_unlinked_on_close():
-    vec = make_vec("multiprocessing", num_envs=4, num_workers=4, batch_size=2)
-    names = [sem._semlock.name for sem in [*vec._done[1:], *vec._res.go[1:], vec._wake] if sem is not None]
-    names = [n.lstrip("/") for n in names if n]
-    assert names and all(os.path.exists(os.path.join(SHM, "sem." + n)) for n in names)
-    vec.close()
-    import gc
-
-    gc.collect()
+def test_names_leave_dev_shm_once_workers_have_attached():
+    # Nothing named is left for a SIGKILL of the whole process group to leak, yet the workers keep working.
+    vec = make_vec("multiprocessing", num_envs=4, num_workers=4, batch_size=2, max_processes=4)
+    semaphores = [sem for sem in [*vec._done, *vec._res.go, vec._wake] if sem is not None]
+    names = [sem._semlock.name.lstrip("/") for sem in semaphores]
+    assert len(names) == 9
     assert not [n for n in names if os.path.exists(os.path.join(SHM, "sem." + n))]
+    assert not os.path.exists(os.path.join(SHM, vec._res.shared.name))
+    vec.async_reset(0)
+    for _ in range(20):
+        vec.recv()
+        vec.send(np.ones(2, np.int64))
+    vec.close()
 
 
 ORPHAN_SCRIPT = """
@@ -814,16 +838,37 @@ def test_workers_and_shared_memory_go_away_when_the_main_process_is_killed(tmp_p
     )
     try:
         *pids, name = main.stdout.readline().split()
-        assert len(pids) == 2 and os.path.exists(os.path.join(SHM, name))
+        assert len(pids) == 2
     finally:
         main.kill()
         main.wait()
     deadline = time.monotonic() + 10
     alive = lambda: [p for p in pids if os.path.exists(f"/proc/{p}") and "Z" not in _proc_state(p)]  # noqa: E731
-    while (alive() or os.path.exists(os.path.join(SHM, name))) and time.monotonic() < deadline:
+    while alive() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(), "orphaned workers must exit"
-    assert not os.path.exists(os.path.join(SHM, name)), "the resource tracker must unlink the segment"
+    assert not os.path.exists(os.path.join(SHM, name)), "the segment's name must be gone"
+
+
+def test_a_sigkilled_process_group_leaves_nothing_in_dev_shm(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "group.py"
+    script.write_text(ORPHAN_SCRIPT.format(tests=os.path.dirname(__file__)))
+    before = set(os.listdir(SHM))
+    main = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        start_new_session=True,
+    )
+    try:
+        *pids, name = main.stdout.readline().split()
+        assert len(pids) == 2
+    finally:
+        os.killpg(main.pid, signal.SIGKILL)  # workers and the resource tracker too: no finalizer runs
+        main.wait()
+    ours = {n for n in set(os.listdir(SHM)) - before if name in n or n.startswith("sem.mp-")}
+    assert not ours, f"left in /dev/shm: {ours}"
 
 
 def _proc_state(pid):

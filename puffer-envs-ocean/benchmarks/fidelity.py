@@ -84,7 +84,7 @@ def measure_sps(spec: Any, side: str, seconds: float, seed: int) -> float:
 
 
 def collect_logs(infos: Any, into: list[dict]) -> None:
-    """Both sides return a list of dicts, each the mean of the episodes finished since the last log + ``n``."""
+    """Both sides return a list of dicts: the mean of the episodes finished since the last log, and ``n``."""
     for info in infos or []:
         if isinstance(info, dict) and info.get("n", 0) > 0:
             into.append({k: float(v) for k, v in info.items()})
@@ -157,7 +157,9 @@ def run_worker(python: str, side: str, env: str, what: str, args: argparse.Names
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"{side} worker for {env}/{what} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    raise RuntimeError(
+        f"{side} worker for {env}/{what} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+    )
 
 
 def fmt_sps(value: float) -> str:
@@ -206,8 +208,10 @@ def driver(args: argparse.Namespace) -> None:
     unknown = sorted(set(names) - set(available))
     if unknown:
         sys.exit(f"unknown env(s) {unknown}; benchmarks/fidelity/ has {available}")
-    print(f"# fidelity: ours ({sys.executable}) vs reference ({reference}); {time.strftime('%Y-%m-%d %H:%M')}, "
-          f"{os.cpu_count()} cores, sps pinned to core {args.core}")
+    print(
+        f"# fidelity: ours ({sys.executable}) vs reference ({reference}); "
+        f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, sps pinned to core {args.core}"
+    )
     results: dict[str, Any] = {}
     for name in names:
         spec = load_spec(name)
@@ -218,9 +222,11 @@ def driver(args: argparse.Namespace) -> None:
         sps = {side: statistics.median(row["sps"][side]) for side in SIDES}
         ratio = sps["ours"] / sps["reference"]
         print(f"\n## {name}: {spec.__doc__.strip().splitlines()[0]}")
-        print(f"sps (1 core, {spec.SPS_NUM_ENVS} envs/call, median of {args.repeats}): ours {fmt_sps(sps['ours'])}, "
-              f"reference {fmt_sps(sps['reference'])}, ratio {ratio:.2f}x "
-              f"({'ok' if ratio >= 1.2 else 'BELOW'} 1.2x target)")
+        print(
+            f"sps (1 core, {spec.SPS_NUM_ENVS} envs/call, median of {args.repeats}): "
+            f"ours {fmt_sps(sps['ours'])}, reference {fmt_sps(sps['reference'])}, ratio {ratio:.2f}x "
+            f"({'ok' if ratio >= 1.2 else 'BELOW'} 1.2x target)"
+        )
         row["sps_median"], row["sps_ratio"] = sps, ratio
         policies = ["random"] + (["scripted"] if hasattr(spec, "scripted") else [])
         for policy in policies:

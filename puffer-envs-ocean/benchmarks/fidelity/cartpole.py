@@ -1,7 +1,7 @@
 """cartpole: ours keeps gymnasium CartPole-v1's rules; compared at the reference's 200-step limit.
 
-The dynamics and termination bounds are the same; ours pays +1 on every step (gymnasium), the reference 0 on the
-last one, so returns differ by one and only lengths (= the reference's ``score``) are compared.
+The dynamics and termination bounds are the same; ours pays +1 on every step (gymnasium), the reference 0
+on the last one, so returns differ by one and only lengths (= the reference's ``score``) are compared.
 
 A spec file for ``benchmarks/fidelity.py``: pure numpy, imported by both sides' Python.
 """

@@ -48,8 +48,10 @@ Processes
 
 from __future__ import annotations
 
+import _multiprocessing
 import contextlib
 import multiprocessing
+import multiprocessing.util
 import os
 import pickle
 import signal
@@ -57,6 +59,7 @@ import sys
 import time
 import traceback
 import weakref
+from multiprocessing import resource_tracker
 from typing import Any
 
 import numpy as np
@@ -285,6 +288,24 @@ def _worker(
         os._exit(exit_code)
 
 
+def _unlink_semaphore(semaphore: Any) -> None:
+    """Remove a spawn-context semaphore's name from /dev/shm while every process keeps its handle.
+
+    multiprocessing unlinks the name only in a finalizer, which a SIGKILL never runs; once all workers hold
+    the semaphore the name is useless. Its finalizer and the resource tracker's entry are dropped with it,
+    so nothing tries to unlink it twice.
+    """
+    name = getattr(semaphore._semlock, "name", None)
+    if name is None:  # fork context: already unnamed
+        return
+    with contextlib.suppress(FileNotFoundError):
+        _multiprocessing.sem_unlink(name)
+    resource_tracker.unregister(name, "semaphore")
+    for finalizer in list(multiprocessing.util._finalizer_registry.values()):
+        if getattr(finalizer, "_args", None) == (name,):
+            finalizer.cancel()
+
+
 class _Resources:
     """Everything that must be freed: processes, pipes, inline envs, shared memory. Does not reference the
     VecEnv, so a :func:`weakref.finalize` can free it when a vector env is dropped without ``close()``.
@@ -455,6 +476,12 @@ class Multiprocessing(VecEnv):
                 self._wait_worker(w)
             for w in self._remote:
                 self._collect(w)
+            # Everyone has opened the segment and the semaphores: their names in /dev/shm can go now, so
+            # nothing is left behind even when the whole process group is SIGKILLed (no finalizer runs then).
+            self._res.shared.unlink()
+            for semaphore in (self._wake, *self._done, *self._res.go):
+                if semaphore is not None:
+                    _unlink_semaphore(semaphore)
         except BaseException:
             self.closed = True
             self._close()
@@ -476,6 +503,7 @@ class Multiprocessing(VecEnv):
             self._inline_envs[b * batch_size : (b + 1) * batch_size] for b in range(self._num_batches)
         ]
         self._in_flight = [False] * self._num_batches  # sent a command, results not yet returned by recv
+        self._liveness_due = time.monotonic() + self.poll_interval
         self._worker_done = [False] * num_workers
         self._next_batch = 0
 
@@ -595,6 +623,13 @@ class Multiprocessing(VecEnv):
 
     def _wait_any_batch(self) -> int:
         wake = self._wake
+        # A dead worker's batch never completes, but the other batches keep waking us, so a timeout alone
+        # would never come: check liveness by the clock, at most every poll_interval (one clock read per
+        # recv; the check itself is a waitpid per worker).
+        now = time.monotonic()
+        if now >= self._liveness_due:
+            self._liveness_due = now + self.poll_interval
+            self._check_alive()
         while True:
             # Drop stale wake-ups first: a worker finishing after this point leaves a unit we will see.
             while wake.acquire(False):

@@ -108,6 +108,7 @@ class SharedBuffers:
         self.layout = layout
         self._shm: _SharedMemory | None = None
         self._owner = name is None
+        self._unlinked = False
         if name is not None:
             self._shm = _SharedMemory(name=name, create=False)
             memory: Any = self._shm.buf
@@ -135,6 +136,17 @@ class SharedBuffers:
         """Name of the shared memory segment (``None`` for private memory)."""
         return self._shm.name if self._shm is not None else None
 
+    def unlink(self) -> None:
+        """Remove the segment's name from /dev/shm (when we created it); the mapping stays usable.
+
+        Call it once every process that needs the segment has attached: from then on nothing can leak,
+        whatever kills us. Safe to call twice.
+        """
+        if self._shm is not None and self._owner and not self._unlinked:
+            with contextlib.suppress(FileNotFoundError):
+                self._shm.unlink()
+            self._unlinked = True
+
     def close(self) -> None:
         """Unlink (when we created it) and unmap the block. Safe to call twice."""
         shm, self._shm = self._shm, None
@@ -142,7 +154,7 @@ class SharedBuffers:
         self.buffers = None  # type: ignore[assignment]
         if shm is None:
             return
-        if self._owner:
+        if self._owner and not self._unlinked:
             with contextlib.suppress(FileNotFoundError):
                 shm.unlink()
         # Views handed to the caller may still be alive: then the mapping lives until they are collected.
