@@ -203,13 +203,35 @@ def test_a_plugin_whose_hook_fails_is_reported(plugin_dir, fake_entry_points, bo
     assert failure.name == "failing" and message in failure.error
 
 
-def test_two_plugins_claiming_one_id_is_an_error_naming_both(plugin_dir, fake_entry_points):
-    fake_entry_points({"first": plugin_dir("dup_a_plugin", GOOD), "second": plugin_dir("dup_b_plugin", GOOD)})
+OTHER = """
+@puffer_core.hookimpl
+def puffer_env_specs():
+    return [puffer_core.EnvSpec("toy/tiny", creator=Tiny), puffer_core.EnvSpec("other/ok", creator=Tiny)]
+"""
+
+
+def test_two_plugins_claiming_one_id_make_only_that_id_unusable(plugin_dir, fake_entry_points):
+    first, second = plugin_dir("dup_a_plugin", GOOD), plugin_dir("dup_b_plugin", OTHER)
+    fake_entry_points({"first": first, "second": second})
     registry = Registry()
-    with pytest.raises(DuplicateEnvError, match=r"'toy/tiny'.*'first'.*'second'"):
-        registry.list_envs()
-    with pytest.raises(DuplicateEnvError):  # not silently resolved on the next call either
-        registry.make("toy/tiny")
+    # Everything else still works: the other ids of both plugins are listed and made.
+    assert [s.id for s in registry.list_envs()] == ["other/ok", "toy/tiny-wide"]
+    registry.make("other/ok").close()
+    registry.make("toy/tiny-wide").close()
+    for _ in range(2):  # not silently resolved on the next call either
+        with pytest.raises(DuplicateEnvError, match=r"'toy/tiny'.*'first', 'second'.*uninstalled"):
+            registry.make("toy/tiny")
+    [conflict] = registry.broken_plugins()
+    assert conflict.name == "first + second" and "'toy/tiny'" in conflict.error
+
+
+def test_a_plugin_calling_sys_exit_at_import_is_reported(plugin_dir, fake_entry_points):
+    exiting = plugin_dir("exiting_plugin", "import sys\nsys.exit('no thanks')\n")
+    fake_entry_points({"exiting": exiting, "toys": plugin_dir("exit_good_plugin", GOOD)})
+    registry = Registry()
+    assert [s.id for s in registry.list_envs()] == ["toy/tiny", "toy/tiny-wide"]
+    [failure] = registry.broken_plugins()
+    assert failure.name == "exiting" and "no thanks" in failure.error
 
 
 def test_add_plugin_registers_objects_directly():
@@ -230,8 +252,9 @@ def test_add_plugin_registers_objects_directly():
     assert registry.make("mine/echo", seed=3, size=2) == ("made", 3, {"size": 2})
     # the same plugin object added twice claims its ids twice
     registry.add_plugin(module, name="again")
+    assert [s.id for s in registry.list_envs()] == ["mine/echo"]
     with pytest.raises(DuplicateEnvError, match="my_inline_plugin.*again"):
-        registry.list_envs()
+        registry.spec("mine/other")
 
 
 # -- ids ---------------------------------------------------------------------------------------------------

@@ -135,8 +135,37 @@ def test_list_shows_envs_and_broken_plugins(tmp_path, monkeypatch, capsys):
         default_registry.cache_clear()
     out = capsys.readouterr().out
     assert "ocean/squared" in out and "ocean/breakout" in out
-    assert "1 plugin(s) failed to load" in out
+    assert "1 plugin problem(s)" in out
     assert "broken_thing" in out and "plugin exploded" in out
+
+
+def test_a_plugin_claiming_an_ocean_id_disables_only_that_id(tmp_path, monkeypatch, capsys):
+    from puffer_core.registry import default_registry
+
+    dist = tmp_path / "clash_puffer_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: clash-puffer-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[puffer.envs]\nclash = clash_puffer_plugin_mod\n")
+    (tmp_path / "clash_puffer_plugin_mod.py").write_text(
+        "import puffer_core\n"
+        "@puffer_core.hookimpl\n"
+        "def puffer_env_specs():\n"
+        "    return [puffer_core.EnvSpec('ocean/squared', creator=print)]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    default_registry.cache_clear()
+    try:
+        assert main(["list"]) == 0
+        out = capsys.readouterr().out
+        assert main(["train", "ocean/cartpole", "--print-config"]) == 0
+        capsys.readouterr()
+        assert main(["train", "ocean/squared", "--print-config"]) == 2
+        err = capsys.readouterr().err
+    finally:
+        default_registry.cache_clear()
+    assert "ocean/cartpole" in out and "1 plugin problem(s)" in out
+    assert "'ocean/squared' is registered by 2 plugins" in out and "'clash'" in out
+    assert "ocean/squared" in err and "Traceback" not in err
 
 
 def test_list_takes_no_overrides(capsys):

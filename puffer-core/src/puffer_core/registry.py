@@ -1,8 +1,10 @@
 """Find env plugins through entry points and make envs by id.
 
 Plugins are discovered lazily, on the first call that needs them, never at import. A plugin that fails to
-import or whose hook raises is recorded in :func:`broken_plugins` with its error and does not hide the
-others. Ids under ``gym/`` make any installed gymnasium env through :mod:`puffer_core.emulation`.
+import or whose hook raises (``sys.exit`` included) is recorded in :func:`broken_plugins` with its error and
+does not hide the others. An id that two plugins register is unusable (``make``/``spec`` name both
+plugins), is left out of :func:`list_envs`, and shows in :func:`broken_plugins`; every other id works.
+Ids under ``gym/`` make any installed gymnasium env through :mod:`puffer_core.emulation`.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class Registry:
         self.entry_point_group = entry_point_group
         self._specs: dict[str, EnvSpec] | None = None
         self._broken: list[BrokenPlugin] = []
+        self._conflicts: dict[str, list[str]] = {}
         self._extra_plugins: list[tuple[str, object]] = []
 
     # -- discovery ---------------------------------------------------------------------------------------
@@ -90,11 +93,12 @@ class Registry:
             for entry_point in metadata.entry_points(group=self.entry_point_group):
                 try:
                     plugins.append((entry_point.name, entry_point.load()))
-                except Exception:  # a broken third-party plugin must not break the others
+                except (Exception, SystemExit):  # a broken third-party plugin must not break the others
                     broken.append(BrokenPlugin(entry_point.name, _format_error()))
         plugins.extend(self._extra_plugins)
 
         specs: dict[str, EnvSpec] = {}
+        conflicts: dict[str, list[str]] = {}
         for name, plugin in plugins:
             try:
                 # One manager per plugin: the same module listed twice is then a duplicate, not a crash.
@@ -118,18 +122,29 @@ class Registry:
                     if env_spec.id in ids:
                         raise DuplicateEnvError(f"env id {env_spec.id!r} is registered twice by {name!r}")
                     ids.add(env_spec.id)
-            except Exception:
+            except (Exception, SystemExit):
                 broken.append(BrokenPlugin(name, _format_error()))
                 continue
             for env_spec in found:
-                if env_spec.id in specs:
-                    other = specs[env_spec.id].plugin
-                    raise DuplicateEnvError(
-                        f"env id {env_spec.id!r} is registered by two plugins: {other!r} and {name!r}"
-                    )
-                specs[env_spec.id] = replace(env_spec, plugin=name)
-        self._specs, self._broken = specs, broken
+                if env_spec.id in conflicts:
+                    conflicts[env_spec.id].append(name)
+                elif env_spec.id in specs:
+                    conflicts[env_spec.id] = [specs.pop(env_spec.id).plugin, name]
+                else:
+                    specs[env_spec.id] = replace(env_spec, plugin=name)
+        # Neither claimant wins (which one would depend on install order): the id is unusable until one
+        # plugin is removed, and says so; the plugins' other ids stay usable.
+        for env_id, names in conflicts.items():
+            broken.append(BrokenPlugin(" + ".join(names), self._conflict_message(env_id, names)))
+        self._specs, self._broken, self._conflicts = specs, broken, conflicts
         return specs
+
+    @staticmethod
+    def _conflict_message(env_id: str, names: list[str]) -> str:
+        return (
+            f"env id {env_id!r} is registered by {len(names)} plugins: {', '.join(repr(n) for n in names)}; "
+            "it is unusable until all but one of them are uninstalled"
+        )
 
     # -- queries -----------------------------------------------------------------------------------------
     def list_envs(self) -> list[EnvSpec]:
@@ -137,7 +152,7 @@ class Registry:
         return [s for _, s in sorted(self._load().items())]
 
     def broken_plugins(self) -> list[BrokenPlugin]:
-        """Plugins that failed to load, with their errors."""
+        """Plugins that failed to load, with their errors, and ids claimed by several plugins."""
         self._load()
         return list(self._broken)
 
@@ -147,6 +162,8 @@ class Registry:
         specs = self._load()
         if env_id in specs:
             return specs[env_id]
+        if env_id in self._conflicts:
+            raise DuplicateEnvError(self._conflict_message(env_id, self._conflicts[env_id]))
         family, name = env_id.split("/", 1)
         if family == GYM_FAMILY:
             import gymnasium

@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--seed", type=int, default=0)
 
-    commands.add_parser("list", help="list registered envs and plugins that failed to load")
+    commands.add_parser("list", help="list registered envs, plugins that failed to load and id conflicts")
 
     tune = commands.add_parser(
         "autotune",
@@ -276,7 +276,7 @@ def _list(stream: IO[str]) -> int:
         plugin = f"  [{spec.plugin}]" if spec.plugin else ""
         print(f"  {spec.id:<{width}}  {spec.description}{plugin}", file=stream)
     if broken:
-        print(f"\n{len(broken)} plugin(s) failed to load:", file=stream)
+        print(f"\n{len(broken)} plugin problem(s): failed to load, or an env id claimed twice", file=stream)
         for plugin in broken:
             lines = plugin.error.strip().splitlines()
             print(f"  {plugin.name}: {lines[-1] if lines else 'unknown error'}", file=stream)
