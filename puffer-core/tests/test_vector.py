@@ -871,6 +871,39 @@ def test_a_sigkilled_process_group_leaves_nothing_in_dev_shm(tmp_path):
     assert not ours, f"left in /dev/shm: {ours}"
 
 
+UNGUARDED_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+import numpy as np
+import puffer_core.vector
+from test_vector import Walker
+vec = puffer_core.vector.make(Walker, num_envs=4, backend="multiprocessing", num_workers=2, max_processes=2)
+vec.reset(0)
+vec.close()
+print("finished")
+"""
+
+
+def test_a_script_without_a_main_guard_is_told_what_to_do(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED_SCRIPT.format(tests=os.path.dirname(__file__)))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "finished" not in result.stdout
+    last = result.stderr.strip().splitlines()[-1]
+    assert "EnvWorkerError" in last and "could not start" in last
+    assert "unguarded.py" in last and 'if __name__ == "__main__":' in last
+    # The guarded script works.
+    guarded = UNGUARDED_SCRIPT.replace("vec = ", "if __name__ == '__main__':\n    vec = ")
+    for line in ("\nvec.", '\nprint("finished")'):
+        guarded = guarded.replace(line, line.replace("\n", "\n    "))
+    script.write_text(guarded.format(tests=os.path.dirname(__file__)))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "finished" in result.stdout, result.stderr
+
+
 def _proc_state(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:

@@ -26,7 +26,7 @@ import numpy as np
 
 from .base import EnvCreator, VecEnv, _close_quietly, check_sizes, probe_env, resolve_creator
 from .gymnasium import GymnasiumVectorEnv
-from .multiprocess import Multiprocessing
+from .multiprocess import Multiprocessing, _refuse_while_bootstrapping
 from .serial import Passthrough, Serial
 
 __all__ = ["make", "VecEnv", "Serial", "Multiprocessing", "Passthrough", "GymnasiumVectorEnv", "BACKENDS"]
@@ -136,6 +136,8 @@ def make(
             )
         check_sizes(num_envs, num_envs, batch)
     else:
+        # Before anything else: in a worker still importing the main module, go no further (see there).
+        _refuse_while_bootstrapping()
         workers = _default_workers(num_envs) if num_workers is None else num_workers
         num_envs, workers, batch = check_sizes(num_envs, workers, batch)
     creator = resolve_creator(env_creator_or_id, env_kwargs)

@@ -106,6 +106,31 @@ def _process_count(num_workers: int, num_batches: int, batch_size: int, max_proc
     return num_batches * max(d for d in range(1, limit + 1) if batch_size % d == 0)
 
 
+#: Exit code of a worker that found the main module making a vector env while it was being imported.
+BOOTSTRAP_EXIT_CODE = 86
+BOOTSTRAP_HINT = (
+    "its start method ({method}) imports the main module {main} in every worker, and that module makes a "
+    "vector env when imported. Put the code that makes it under `if __name__ == \"__main__\":`"
+)
+
+
+def _main_module() -> str:
+    main = sys.modules.get("__main__")
+    return repr(getattr(main, "__file__", None) or "(the script)")
+
+
+def _refuse_while_bootstrapping() -> None:
+    """In a worker that is still importing the parent's main module, making a vector env would recurse.
+
+    multiprocessing would raise its own RuntimeError here, which the parent only sees as "worker died
+    (exit code 1)"; a distinctive exit code lets the parent say what is wrong and how to fix it.
+    """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        message = BOOTSTRAP_HINT.format(method=multiprocessing.get_start_method(), main=_main_module())
+        print(f"puffer: a worker process cannot start: {message}", file=sys.stderr, flush=True)
+        os._exit(BOOTSTRAP_EXIT_CODE)
+
+
 def _allowed_cpus() -> list[int]:
     if hasattr(os, "sched_getaffinity"):
         return sorted(os.sched_getaffinity(0))
@@ -399,6 +424,7 @@ class Multiprocessing(VecEnv):
         max_processes: int | None = None,
         pin_workers: bool | None = None,
     ) -> None:
+        _refuse_while_bootstrapping()
         self._init_common(probe, num_envs, batch_size)
         self._seed = seed
         self.requested_workers = num_workers
@@ -559,6 +585,9 @@ class Multiprocessing(VecEnv):
             process = self._res.processes[w]
             if process is not None and process.exitcode is not None:
                 code = process.exitcode
+                if code == BOOTSTRAP_EXIT_CODE:
+                    hint = BOOTSTRAP_HINT.format(method=self.start_method, main=_main_module())
+                    self._fail(f"{self._describe(w)} could not start: {hint}")
                 how = f"exit code {code}"
                 if code < 0:
                     with contextlib.suppress(ValueError):
