@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from puffer_trainer.config import Config, ConfigError, apply_overrides, load_config, parse_bool
@@ -172,3 +174,25 @@ def test_inconsistent_explicit_sizes_are_clear_errors(settings, agents, match):
 
     with pytest.raises(ConfigError, match=match):
         batch_sizes(TrainConfig(**settings), agents)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("--run.run-name=../../x", "run.run_name must be a single folder name"),
+        ("--run.run-name=/tmp/abs", "run.run_name must be a single folder name"),
+        ("--run.run-name=a/b", "run.run_name must be a single folder name"),
+        ("--run.run-name=..", "run.run_name must be a single folder name"),
+        ("--train.total-timesteps=-100", "train.total_timesteps must be > 0, got -100"),
+        ("--train.device=tpu", "train.device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got 'tpu'"),
+        ("--train.learning-rate=nan", "train.learning_rate must be a finite number"),
+        ("--train.update-epochs=0", "train.update_epochs must be >= 1"),
+    ],
+)
+def test_values_no_run_can_use_are_refused_up_front(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config("ocean/squared", overrides=[override])
+
+
+def test_a_plain_run_name_is_accepted():
+    assert load_config("ocean/squared", overrides=["--run.run-name=my-run_2"]).run.run_name == "my-run_2"

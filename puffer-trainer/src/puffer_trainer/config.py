@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -358,7 +360,39 @@ def load_config(env_id: str, path: str | Path | None = None, overrides: typing.S
             raise ConfigError(f"config file {str(file)!r} is for env {data['env_id']!r}, not {env_id!r}")
         merge_sections(config, data, source=f"config file {str(file)!r}")
     apply_overrides(config, overrides)
+    check_values(config)
     return config
+
+
+#: ``train.device`` values: a torch device string, or "auto" handled by the Trainer.
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+
+
+def check_values(config: Config) -> None:
+    """Refuse values no run can use, with one line that names the value and what is expected.
+
+    Types are checked as values are set; this checks ranges and forms: a run name is one folder name (it
+    must not lead outside ``run.run_dir``), step counts are positive, floats are finite, the device exists.
+    """
+    train, run = config.train, config.run
+    name = run.run_name
+    if name is not None:
+        if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+            raise ConfigError(
+                f"run.run_name must be a single folder name inside run.run_dir (no '/', '..' or absolute "
+                f"path), got {name!r}"
+            )
+    if train.total_timesteps <= 0:
+        raise ConfigError(f"train.total_timesteps must be > 0, got {train.total_timesteps}")
+    if not _DEVICE.match(train.device):
+        raise ConfigError(f"train.device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {train.device!r}")
+    for section_name, section in (("train", train), ("run", run)):
+        for item in dataclasses.fields(section):
+            value = getattr(section, item.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{section_name}.{item.name} must be a finite number, got {value!r}")
+    if train.update_epochs < 1:
+        raise ConfigError(f"train.update_epochs must be >= 1, got {train.update_epochs}")
 
 
 #: The largest minibatch (in steps) that ``train.minibatch_size = 0`` picks.

@@ -145,8 +145,10 @@ def run(
     handle_signals: bool = True,
 ) -> RunResult:
     """Run training for a resolved ``config`` until ``total_timesteps``, a signal, or an error."""
+    from .config import check_values
     from .trainer import Trainer
 
+    check_values(config)  # configs built in code skip load_config's check
     start_time = time.perf_counter()
     dist = distributed.setup(config.train.device)
     if dist.device != config.train.device:
