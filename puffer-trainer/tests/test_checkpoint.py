@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 import torch
-from shell_helpers import BATCH, ENV_ID, TINY, tiny_kwargs
+from shell_helpers import AGENTS, BATCH, ENV_ID, TINY, tiny_kwargs
 
 from puffer_trainer import Trainer, load_config, train
 from puffer_trainer.checkpoint import (
@@ -19,6 +19,7 @@ from puffer_trainer.checkpoint import (
     save_checkpoint,
 )
 from puffer_trainer.cli import main, split_overrides
+from puffer_trainer.config import tomllib
 from puffer_trainer.logging.metrics import read_metrics
 from puffer_trainer.run import restore
 
@@ -118,6 +119,34 @@ def test_resume_continues_at_the_saved_step(trained, capsys):
     assert code == 0
     assert f"at step {final['global_step']:,} (epoch {final['epoch']})" in capsys.readouterr().out
     assert load_checkpoint(base / "checkpoints" / "latest.pt")["epoch"] == final["epoch"] + 1
+
+
+def load_toml(text):
+    return tomllib.loads(text)
+
+
+def test_resume_takes_the_checkpoints_config_and_only_safe_overrides(trained, capsys):
+    """The saved layout (here 16 agents) wins over defaults; a changed hyperparameter is refused."""
+    run_dir, _ = trained
+    path = run_dir / "base" / "checkpoints" / "epoch_000002.pt"
+    saved = load_checkpoint(path)
+    total = saved["global_step"] + BATCH
+    # No layout flags at all: the registered default would be 1024 agents; the checkpoint says 16.
+    code = main(["train", ENV_ID, "--run.run-dir", str(run_dir), "--resume", str(path),
+                 "--train.total-timesteps", str(total), "--print-config"])  # fmt: skip
+    assert code == 0
+    captured = capsys.readouterr()
+    printed = load_toml(captured.out)
+    assert printed["env"] == saved["config"]["env"] and printed["env"]["num_envs"] == AGENTS
+    assert printed["train"]["total_timesteps"] == total
+    before = saved["config"]["train"]["total_timesteps"]
+    assert f"override train.total_timesteps: {before!r} -> {total!r}" in captured.err
+    code = main(["train", ENV_ID, *TINY, "--run.run-dir", str(run_dir), "--resume", str(path),
+                 "--train.learning-rate", "0.5"])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "train.learning_rate cannot change to 0.5 when resuming" in err
+    assert f"trained with {saved['config']['train']['learning_rate']!r}" in err
 
 
 def test_atomic_write_keeps_the_old_file_when_a_write_crashes(trained, tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, Any
 
 __all__ = ["main", "build_parser", "split_overrides"]
 
@@ -226,6 +226,8 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     if args.log:
         extra.append(f"--run.log={args.log}")
     config = load_config(args.env, args.config, [*overrides, *extra])
+    if config.run.resume not in (None, "", "none"):
+        config = _resumed(args, config, [*overrides, *extra])
     if args.print_config:
         from .run_folder import to_toml
 
@@ -233,6 +235,24 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
         return 0
     result = run(config)
     return result.exit_code
+
+
+def _resumed(args: argparse.Namespace, config: Any, overrides: list[str]) -> Any:
+    """A resumed run takes its checkpoint's config; the few overrides allowed are printed."""
+    from .checkpoint import find_latest, load_checkpoint
+    from .config import ConfigError, resume_config
+
+    if args.config:
+        raise ConfigError("--config cannot be combined with --resume: a resumed run keeps its saved config")
+    path = config.run.resume
+    if path == "latest":
+        path = find_latest(config.run.run_dir, config.env_id, config.run.run_name)
+    saved = load_checkpoint(path)["config"]
+    config, changes = resume_config(saved, args.env, [*overrides, f"--run.resume={path}"])
+    print(f"puffer: resuming {path} with the config it was trained with", file=sys.stderr)
+    for change in changes:
+        print(f"puffer:   override {change}", file=sys.stderr)
+    return config
 
 
 def _eval(args: argparse.Namespace, overrides: list[str]) -> int:

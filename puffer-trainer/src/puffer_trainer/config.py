@@ -35,6 +35,7 @@ __all__ = [
     "ConfigError",
     "load_config",
     "apply_overrides",
+    "resume_config",
     "parse_bool",
     "parse_literal",
     "normalize_key",
@@ -309,9 +310,10 @@ def merge_sections(config: Config, data: dict[str, Any], source: str) -> None:
             set_value(config, section, key, value, source)
 
 
-def apply_overrides(config: Config, overrides: typing.Sequence[str]) -> Config:
-    """Apply CLI overrides: ``--train.learning-rate 0.01``, ``--vec.num-envs=4``, bare ``--train.compile``."""
+def parse_overrides(overrides: typing.Sequence[str]) -> list[tuple[str, str, str, str]]:
+    """Split CLI overrides into ``(token, section, name, value)``; see :func:`apply_overrides`."""
     items = list(overrides)
+    parsed = []
     i = 0
     while i < len(items):
         token = items[i]
@@ -330,8 +332,55 @@ def apply_overrides(config: Config, overrides: typing.Sequence[str]) -> Config:
         if "." not in key:
             raise ConfigError(f"override {token!r} must name a section, e.g. --train.{key}")
         section, name = key.split(".", 1)
+        parsed.append((token, section, name, value))
+    return parsed
+
+
+def apply_overrides(config: Config, overrides: typing.Sequence[str]) -> Config:
+    """Apply CLI overrides: ``--train.learning-rate 0.01``, ``--vec.num-envs=4``, bare ``--train.compile``."""
+    for token, section, name, value in parse_overrides(overrides):
         set_value(config, section, name, value, source=f"override {token!r}")
     return config
+
+
+#: What a resumed run may change from its checkpoint's config: how long it runs, where, and how it logs.
+#: Everything else (env, layout, policy, hyperparameters) would make the resumed run a different run.
+RESUME_OVERRIDABLE = {
+    ("train", "total_timesteps"), ("train", "device"), ("train", "torch_threads"),
+    ("run", "run_dir"), ("run", "run_name"), ("run", "resume"), ("run", "checkpoint_interval"),
+    ("run", "wandb"), ("run", "wandb_project"), ("run", "log"), ("run", "log_interval_s"),
+}
+
+
+def resume_config(
+    saved: dict[str, Any], env_id: str, overrides: typing.Sequence[str] = ()
+) -> tuple[Config, list[str]]:
+    """The config of a resumed run: the checkpoint's, with only the overrides of :data:`RESUME_OVERRIDABLE`.
+
+    Returns the config and one line per value that an override changed (to be printed). Any other override is
+    a :class:`ConfigError` that names the value the checkpoint was trained with.
+    """
+    config = Config.from_dict(saved)
+    if config.env_id != env_id:
+        raise ConfigError(f"the checkpoint was trained on {config.env_id!r}, not {env_id!r}")
+    changes = []
+    for token, section, name, value in parse_overrides(overrides):
+        section_key, name_key = normalize_key(section, name)
+        holder = config.env if section_key == "env" else getattr(config, section_key, None)
+        before = holder.get(name_key) if isinstance(holder, dict) else getattr(holder, name_key, None)
+        set_value(config, section, name, value, source=f"override {token!r}")
+        after = holder.get(name_key) if isinstance(holder, dict) else getattr(holder, name_key)
+        if after == before or (section_key, name_key) == ("run", "resume"):
+            continue  # restating the saved value is harmless
+        if (section_key, name_key) not in RESUME_OVERRIDABLE:
+            raise ConfigError(
+                f"{section_key}.{name_key} cannot change to {after!r} when resuming: the checkpoint was "
+                f"trained with {before!r} (a resumed run takes its checkpoint's config; only "
+                f"{', '.join(sorted(f'{s}.{n}' for s, n in RESUME_OVERRIDABLE))} may change)"
+            )
+        changes.append(f"{section_key}.{name_key}: {before!r} -> {after!r}")
+    check_values(config)
+    return config, changes
 
 
 def load_config(env_id: str, path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> Config:
