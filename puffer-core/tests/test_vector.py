@@ -1091,3 +1091,43 @@ def test_pettingzoo_env_serial_equals_multiprocessing():
     for x, y in zip(rs, rm):
         np.testing.assert_array_equal(x, y)
     assert sorted(map(str, serial_infos)) == sorted(map(str, mp_infos)) and serial_infos
+
+
+# -- sizes that cannot fit ----------------------------------------------------------------------------------
+def test_buffers_larger_than_memory_are_refused_before_anything_is_made(monkeypatch):
+    from puffer_core.vector import memory
+
+    made = []
+    monkeypatch.setattr(memory, "available_bytes", lambda: 10_000)
+    creator = functools.partial(_counting_walker, made)
+    message = r"1,000 envs .*need .* of buffers.*9\.8 KB"
+    with pytest.raises(puffer_core.InsufficientMemoryError, match=message):
+        puffer_core.vector.make(creator, num_envs=1000)
+    assert len(made) == 1  # the probe only
+
+
+@pytest.mark.parametrize("backend", ["serial", "multiprocessing"])
+def test_envs_that_will_not_fit_are_stopped_early_in_one_line(backend, monkeypatch):
+    # 100 KB of memory per env, 40 MB "available": 10,000 envs cannot fit; found after 64 envs, not 10,000.
+    monkeypatch.setenv("PUFFER_TEST_FAKE_AVAILABLE", str(40 << 20))
+    kwargs = {"num_workers": 2, "max_processes": 2} if backend == "multiprocessing" else {}
+    start = time.perf_counter()
+    with pytest.raises(puffer_core.InsufficientMemoryError, match=r"10,000 envs would need about .* per env"):
+        puffer_core.vector.make(_fat_walker, num_envs=10_000, backend=backend, **kwargs)
+    assert time.perf_counter() - start < 20
+
+
+def _counting_walker(made, buf=None, seed=None):
+    made.append(seed)
+    return Walker(buf, seed)
+
+
+def _fat_walker(buf=None, seed=None):
+    import puffer_core.vector.memory as memory
+
+    fake = os.environ.get("PUFFER_TEST_FAKE_AVAILABLE")
+    if fake:  # in workers too: spawn does not carry the test's monkeypatch
+        memory.available_bytes = lambda: int(fake)
+    env = Walker(buf, seed)
+    env.ballast = np.ones(100_000, np.uint8)  # touched, so it is resident
+    return env

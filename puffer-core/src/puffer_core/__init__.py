@@ -3,7 +3,14 @@
 # Submodules users reach as attributes (``puffer_core.vector.make``); neither imports anything heavy.
 from . import emulation, vector
 from .env import Buffers, EpisodeTracker, PufferEnv
-from .errors import APIUsageError, DuplicateEnvError, EnvWorkerError, PufferError, UnknownEnvError
+from .errors import (
+    APIUsageError,
+    DuplicateEnvError,
+    EnvWorkerError,
+    InsufficientMemoryError,
+    PufferError,
+    UnknownEnvError,
+)
 from .hookspecs import EnvSpec, hookimpl
 from .registry import broken_plugins, list_envs, make, spec
 
@@ -16,6 +23,7 @@ __all__ = [
     "EnvSpec",
     "EnvWorkerError",
     "EpisodeTracker",
+    "InsufficientMemoryError",
     "PufferEnv",
     "PufferError",
     "UnknownEnvError",

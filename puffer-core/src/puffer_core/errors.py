@@ -24,3 +24,7 @@ class DuplicateEnvError(PufferError, ValueError):
 
 class EnvWorkerError(PufferError, RuntimeError):
     """An env raised or its worker process died; carries the worker's traceback in the message."""
+
+
+class InsufficientMemoryError(PufferError, MemoryError):
+    """What was asked for cannot fit in this machine's memory (estimated before it is allocated)."""

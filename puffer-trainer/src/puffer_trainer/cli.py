@@ -202,6 +202,10 @@ def _report(error: Exception) -> int:
     if isinstance(error, (ConfigError, CheckpointError, PufferError, ImportError)):
         _error(str(error))
         return EXIT_USAGE
+    if isinstance(error, MemoryError):
+        detail = str(error) or "an allocation failed"
+        _error(f"out of memory: {detail} (use fewer envs, agents or a smaller batch)")
+        return EXIT_USAGE
     if isinstance(error, (ValueError, TypeError)):
         _error(f"{type(error).__name__}: {error} (PUFFER_TRACEBACK=1 shows where)")
         return EXIT_USAGE

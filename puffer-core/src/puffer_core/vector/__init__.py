@@ -26,8 +26,10 @@ import numpy as np
 
 from .base import EnvCreator, VecEnv, _close_quietly, check_sizes, probe_env, resolve_creator
 from .gymnasium import GymnasiumVectorEnv
+from .memory import check_buffers
 from .multiprocess import Multiprocessing, _refuse_while_bootstrapping
 from .serial import Passthrough, Serial
+from .shared import block_layout
 
 __all__ = ["make", "VecEnv", "Serial", "Multiprocessing", "Passthrough", "GymnasiumVectorEnv", "BACKENDS"]
 
@@ -172,6 +174,9 @@ def make(
             max_processes = 0
     # The probe has private buffers; the real envs are built on slices of the shared ones.
     _close_quietly(env)
+    num_agents = num_envs * probe.agents_per_env
+    layout = block_layout(probe.single_observation_space, probe.single_action_space, num_agents)
+    check_buffers(layout.nbytes, f"{num_envs:,} envs ({num_agents:,} agents)")
     if backend == "serial":
         return Serial(creator, probe, num_envs, batch, seed)
     return Multiprocessing(

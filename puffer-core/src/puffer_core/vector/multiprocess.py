@@ -64,8 +64,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import APIUsageError, EnvWorkerError
+from ..errors import APIUsageError, EnvWorkerError, InsufficientMemoryError
 from .base import EnvCreator, EnvProbe, VecEnv, _close_quietly, reset_envs, step_envs
+from .memory import MemoryGuard
 from .shared import BlockLayout, SharedBuffers, block_layout
 
 __all__ = ["Multiprocessing"]
@@ -262,6 +263,8 @@ def _worker(
         control = shared.arrays["control"][worker_id]
         info_area = shared.arrays["infos"][worker_id]
         ape = probe.agents_per_env
+        # All workers make their envs at once: extrapolate this one's cost per env to all of them.
+        guard = MemoryGuard(len(shared.buffers.rewards) // ape, f"worker {worker_id}")
         try:
             for i in range(env_start, env_stop):
                 env = creator(
@@ -269,6 +272,10 @@ def _worker(
                 )
                 envs.append(env)
                 probe.check_same(env, i)
+                guard.check(len(envs))
+        except InsufficientMemoryError as error:
+            finish(None, error)  # one line for the user, not a traceback
+            return
         except Exception:
             finish(None, f"creating env {env_start + len(envs)}:\n{traceback.format_exc()}")
             return
@@ -607,6 +614,10 @@ class Multiprocessing(VecEnv):
         row = self._control[w]
         if row[STATUS] != STATUS_OK:
             message = self._read_pipe(w)
+            if isinstance(message, InsufficientMemoryError):
+                self.closed = True
+                self._close()
+                raise message
             self._fail(f"{self._describe(w)} failed in {message}")
         if row[INFO_COUNT]:
             size = int(row[INFO_BYTES])

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import APIUsageError
 from .base import EnvCreator, EnvProbe, VecEnv, _close_quietly, reset_envs, step_envs
+from .memory import MemoryGuard
 from .shared import SharedBuffers, block_layout
 
 __all__ = ["Serial", "Passthrough"]
@@ -34,12 +35,14 @@ class Serial(VecEnv):
         self.buffers = self._shared.buffers
         try:
             ape = self.agents_per_env
+            guard = MemoryGuard(num_envs, "the serial vector env")
             for i in range(num_envs):
                 env = creator(
                     buf=self.buffers.slice(i * ape, (i + 1) * ape), seed=None if seed is None else seed + i
                 )
                 self.envs.append(env)
                 probe.check_same(env, i)
+                guard.check(i + 1)
         except BaseException:
             self._close()
             self.closed = True
