@@ -221,8 +221,31 @@ def test_loading_never_executes_code_from_a_checkpoint(tmp_path):
         load_checkpoint(evil)
     raw = tmp_path / "raw.pt"
     raw.write_bytes(pickle.dumps(Payload()))
-    with pytest.raises(CheckpointError):
+    # Reported as refused for what it is, not as "corrupt"; and nothing ran.
+    with pytest.raises(CheckpointError, match=r"other than tensors.*imports posix\.system"):
         load_checkpoint(raw)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda state: state.update(global_step="many"),
+        lambda state: state["rng"]["numpy"].update(keys="not a tensor"),
+        lambda state: state["rng"].update(python={"version": 3}),
+        lambda state: state.update(scheduler=[1, 2]),
+    ],
+    ids=["step-string", "numpy-keys", "python-rng", "scheduler-list"],
+)
+def test_a_hand_edited_checkpoint_is_one_line_on_resume(trained, tmp_path, capsys, edit):
+    run_dir, _ = trained
+    state = load_checkpoint(run_dir / "base" / "checkpoints" / "epoch_000002.pt")
+    edit(state)
+    edited = tmp_path / "edited.pt"
+    torch.save(state, edited)
+    capsys.readouterr()
+    code = main(["train", ENV_ID, *TINY, "--run.run-dir", str(tmp_path), "--resume", str(edited)])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not fit this run" in err and "Traceback" not in err
 
 
 def test_mismatched_checkpoints_are_clear_errors(trained, tmp_path):

@@ -233,3 +233,74 @@ def test_explicitly_inconsistent_sizes_are_a_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "train.minibatch_size (8192)" in err and "at most the batch (64 steps" in err, err
     assert "Traceback" not in err and not any(tmp_path.iterdir())  # no run folder for a run that never began
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["eval", "ocean/squared", "--checkpoint", "x.pt", "--fps", "0"], "--fps must be a positive number"),
+        (["autotune", "ocean/squared", "--budget", "nan"], "--budget must be a positive number"),
+        (["autotune", "ocean/squared", "--trial", "-1"], "--trial must be a positive number"),
+    ],
+)
+def test_bad_numbers_are_refused_before_any_work(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_folder_as_config_file_is_one_line(tmp_path, capsys):
+    assert main(["train", "ocean/squared", "--config", str(tmp_path), "--print-config"]) == 2
+    err = capsys.readouterr().err
+    assert f"config file {str(tmp_path)!r} cannot be read" in err and "Traceback" not in err
+
+
+ENV_THAT_RAISES = """
+import numpy as np
+from gymnasium import spaces
+import puffer_core
+
+class Fragile(puffer_core.PufferEnv):
+    def __init__(self, buf=None, seed=None, fail_in="step"):
+        self.single_observation_space = spaces.Box(0, 1, (2,), np.float32)
+        self.single_action_space = spaces.Discrete(2)
+        self.num_agents = 1
+        super().__init__(buf)
+        self.fail_in = fail_in
+        if fail_in == "init":
+            raise RuntimeError("no licence for this simulator")
+
+    def reset(self, seed=None):
+        return self.observations, []
+
+    def step(self, actions):
+        raise ZeroDivisionError("physics blew up")
+
+@puffer_core.hookimpl
+def puffer_env_specs():
+    return [puffer_core.EnvSpec("fragile/env", creator=Fragile)]
+"""
+
+
+FAILURES = [("init", "RuntimeError: no licence"), ("step", "ZeroDivisionError")]
+
+
+@pytest.mark.parametrize("fail_in, message", FAILURES)
+def test_an_env_that_raises_is_one_line_naming_its_code(tmp_path, monkeypatch, capsys, fail_in, message):
+    from puffer_core.registry import default_registry
+
+    dist = tmp_path / "fragile_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fragile-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[puffer.envs]\nfragile = fragile_plugin_mod\n")
+    (tmp_path / "fragile_plugin_mod.py").write_text(ENV_THAT_RAISES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    default_registry.cache_clear()
+    try:
+        code = main(["train", "fragile/env", f"--env.fail-in={fail_in}", "--run.run-dir", str(tmp_path),
+                     "--train.total-timesteps", "1000", "--run.log", "plain"])  # fmt: skip
+    finally:
+        default_registry.cache_clear()
+    err = capsys.readouterr().err
+    assert code == 1 and f"the env raised {message}" in err and "fragile_plugin_mod.py:" in err
+    assert "Traceback" not in err

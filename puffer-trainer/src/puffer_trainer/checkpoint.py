@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import pickletools
 import shutil
 import tempfile
 import time
+import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -117,6 +119,26 @@ def save_checkpoint(state: Mapping[str, Any], folder: str | os.PathLike[str], ep
     return path
 
 
+def _pickled_globals(path: Path) -> list[str]:
+    """The globals (``module.name``) a plain pickle file would import, found without running it."""
+    if zipfile.is_zipfile(path):
+        return []
+    found: list[str] = []
+    strings: list[str] = []
+    try:
+        with open(path, "rb") as handle:
+            for opcode, arg, _ in pickletools.genops(handle):
+                if opcode.name == "GLOBAL":
+                    found.append(str(arg).replace(" ", "."))
+                elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    found.append(f"{strings[-2]}.{strings[-1]}")
+                elif isinstance(arg, str):
+                    strings.append(arg)
+    except Exception:  # not a pickle at all, or cut short: then it is just corrupt
+        pass
+    return found
+
+
 def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict:
     """Load a checkpoint safely (``weights_only=True``) and check it is one of ours.
 
@@ -132,10 +154,15 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
             f"checkpoint {str(path)!r} does not exist (expected a .pt file written by puffer)"
         )
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols before refusing a plain pickle
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         detail = _weights_only_detail(error)
-        if "GLOBAL" in detail:
+        found = _pickled_globals(path) if "GLOBAL" not in detail else []
+        if found:  # a plain pickle (not torch's zip) that the weights-only reader could not even parse
+            detail = f"it imports {', '.join(found[:3])}"
+        if "GLOBAL" in detail or found:
             raise CheckpointError(
                 f"checkpoint {str(path)!r} holds objects other than tensors and plain data; it is not "
                 f"loaded, as loading would run code from the file: {detail}"

@@ -17,6 +17,7 @@ and 128 + signal number (130 for Ctrl-C) when SIGINT/SIGTERM stopped a run after
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -166,6 +167,12 @@ def _main(argv: list[str]) -> int:
     args = parser.parse_args(rest)
     if args.command not in ("train", "eval", "autotune") and overrides:
         parser.error(f"{args.command} takes no config overrides, got {' '.join(overrides)}")
+    # Checked before any work: an eval that renders its GIF last must not fail after the whole run.
+    for flag in ("fps", "budget", "trial"):
+        value = getattr(args, flag, None)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            unit = "frames per second" if flag == "fps" else "seconds"
+            parser.error(f"--{flag} must be a positive number ({unit}), got {value}")
     try:
         if args.command == "train":
             return _train(args, overrides)
@@ -206,10 +213,33 @@ def _report(error: Exception) -> int:
         detail = str(error) or "an allocation failed"
         _error(f"out of memory: {detail} (use fewer envs, agents or a smaller batch)")
         return EXIT_USAGE
-    if isinstance(error, (ValueError, TypeError)):
-        _error(f"{type(error).__name__}: {error} (PUFFER_TRACEBACK=1 shows where)")
+    where = _env_frame(error)  # the env's own code raised while puffer made, reset or stepped it
+    if isinstance(error, (ValueError, TypeError)):  # bad kwargs or values: a usage error
+        at = f"at {where}; " if where else ""
+        _error(f"{type(error).__name__}: {error} ({at}PUFFER_TRACEBACK=1 shows where)")
         return EXIT_USAGE
+    if where is not None:
+        _error(f"the env raised {type(error).__name__}: {error} (at {where}; PUFFER_TRACEBACK=1 shows more)")
+        return EXIT_FAILED
     raise error
+
+
+#: puffer-core functions that call into env code: an error raised below one of them is the env's.
+_ENV_CALLERS = {"probe_env", "step_envs", "reset_envs", "_make_registered", "make"}
+
+
+def _env_frame(error: BaseException) -> str | None:
+    """``file:line`` of the innermost frame of ``error`` below a puffer-core call into an env, else None."""
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__)
+    for k, frame in enumerate(frames):
+        in_core = f"{os.sep}puffer_core{os.sep}" in frame.filename
+        if in_core and frame.name in _ENV_CALLERS and k + 1 < len(frames):
+            below = [f for f in frames[k + 1 :] if f"{os.sep}puffer_core{os.sep}" not in f.filename]
+            if below:
+                return f"{below[-1].filename}:{below[-1].lineno}"
+    return None
 
 
 def _error(text: str) -> None:

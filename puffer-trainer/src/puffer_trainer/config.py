@@ -403,6 +403,10 @@ def load_config(env_id: str, path: str | Path | None = None, overrides: typing.S
             data = tomllib.loads(file.read_text())
         except FileNotFoundError:
             raise ConfigError(f"config file {str(file)!r} does not exist") from None
+        except OSError as exc:  # a folder, no permission, ...
+            raise ConfigError(f"config file {str(file)!r} cannot be read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {str(file)!r} is not a text (TOML) file") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {str(file)!r} is not valid TOML: {exc}") from None
         if "env_id" in data and data["env_id"] != env_id:

@@ -356,8 +356,11 @@ def restore(
     check_compatible(state, trainer, env_id, world_size)
     try:
         trainer.load_state_dict(_rank_state(state, rank))
-    except (KeyError, ValueError, RuntimeError, TypeError) as error:
-        raise CheckpointError(f"checkpoint {str(source)!r} does not fit this run: {error}") from error
+    except (KeyError, ValueError, RuntimeError, TypeError, AttributeError, IndexError) as error:
+        # Also what a hand-edited file with a wrong field type raises deep inside torch or numpy.
+        raise CheckpointError(
+            f"checkpoint {str(source)!r} does not fit this run: {type(error).__name__}: {error}"
+        ) from error
 
 
 def _rank_state(state: dict, rank: int) -> dict:
