@@ -101,12 +101,22 @@ def test_resume_continues_at_the_saved_step(trained, capsys):
     before = read_metrics(base / "metrics.jsonl")
     path = base / "checkpoints" / "epoch_000002.pt"
     saved_step = load_checkpoint(path)["global_step"]
+    assert max(r["step"] for r in before) > saved_step  # the run went on after this checkpoint
+    # A killed checkpoint write leaves a temporary behind; the resumed run clears it.
+    debris = base / "checkpoints" / ".latest.pt.abc123.tmp"
+    debris.write_bytes(b"half a checkpoint")
     total = saved_step + 3 * BATCH
     code = main(["train", ENV_ID, *TINY, "--run.run-dir", str(run_dir), "--resume", str(path),
                  "--train.total-timesteps", str(total)])  # fmt: skip
     assert code == 0
     assert f"resumed from {path} at step {saved_step:,} (epoch 2)" in capsys.readouterr().out
-    records = read_metrics(base / "metrics.jsonl")[len(before) :]
+    assert not debris.exists()
+    everything = read_metrics(base / "metrics.jsonl")
+    # Records written after the checkpoint by the first run are gone: steps never go backwards.
+    assert [r["step"] for r in everything] == sorted(r["step"] for r in everything)
+    kept = [r for r in before if r["step"] <= saved_step]
+    assert everything[: len(kept)] == kept
+    records = everything[len(kept) :]
     epochs = [r["epoch"] for r in records]
     steps = [r["step"] for r in records]
     assert epochs == list(range(3, 3 + len(epochs))) and len(epochs) >= 3  # numbering continues

@@ -149,3 +149,61 @@ def test_non_finite_loss_through_the_cli_is_exit_status_1(tmp_path, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "training stopped: non-finite" in err and "Traceback" not in err
+
+
+HANGING_PLUGIN = """
+import os, time
+import numpy as np
+from gymnasium import spaces
+import puffer_core
+
+class Hangs(puffer_core.PufferEnv):
+    def __init__(self, buf=None, seed=None, flag=""):
+        self.single_observation_space = spaces.Box(0, 1, (2,), np.float32)
+        self.single_action_space = spaces.Discrete(2)
+        self.num_agents = 4
+        super().__init__(buf)
+        self.flag = flag
+
+    def reset(self, seed=None):
+        return self.observations, []
+
+    def step(self, actions):
+        while os.path.exists(self.flag):  # hangs once the test says so, like a stuck simulator
+            time.sleep(0.05)
+        return self.observations, self.rewards, self.terminals, self.truncations, []
+
+@puffer_core.hookimpl
+def puffer_env_specs():
+    return [puffer_core.EnvSpec("hang/env", creator=Hangs)]
+"""
+
+
+def test_a_hung_env_does_not_ignore_sigterm_forever(tmp_path):
+    dist = tmp_path / "hang_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: hang-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[puffer.envs]\nhang = hang_plugin_mod\n")
+    (tmp_path / "hang_plugin_mod.py").write_text(HANGING_PLUGIN)
+    flag = tmp_path / "hang-now"
+    env = {**child_env(), "PYTHONPATH": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "puffer_trainer", "train", "hang/env", f"--env.flag={flag}",
+         "--train.horizon", "16", "--train.torch-threads", "1", "--run.log", "plain",
+         "--run.log-interval-s", "0", "--run.run-dir", str(tmp_path / "runs"), "--run.stop-timeout-s", "2",
+         "--train.total-timesteps", "100000000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        wait_for_training(proc)
+        flag.touch()
+        time.sleep(0.3)
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143
+    assert 1.5 < time.monotonic() - start < 15
+    assert "still running 2 s after SIGTERM" in err and "resume from the last one written" in err

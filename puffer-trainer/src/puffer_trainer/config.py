@@ -132,6 +132,8 @@ class RunConfig:
     wandb_project: str = "puffer"
     log: str = "auto"
     log_interval_s: float = 1.0
+    #: After SIGINT/SIGTERM, seconds to wait for the current update and checkpoint before exiting at once.
+    stop_timeout_s: float = 60.0
 
 
 SECTIONS: dict[str, type] = {"train": TrainConfig, "vec": VecConfig, "policy": PolicyConfig, "run": RunConfig}
@@ -349,6 +351,7 @@ RESUME_OVERRIDABLE = {
     ("train", "total_timesteps"), ("train", "device"), ("train", "torch_threads"),
     ("run", "run_dir"), ("run", "run_name"), ("run", "resume"), ("run", "checkpoint_interval"),
     ("run", "wandb"), ("run", "wandb_project"), ("run", "log"), ("run", "log_interval_s"),
+    ("run", "stop_timeout_s"),
 }
 
 

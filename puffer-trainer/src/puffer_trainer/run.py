@@ -170,7 +170,8 @@ def run(
             sinks.append(make_console_logger(config.run.log, stream))
             from .logging.metrics import MetricsWriter
 
-            metrics = MetricsWriter(folder.metrics, folder.curve)
+            resumed_at = int(trainer.global_step) if state is not None else None
+            metrics = MetricsWriter(folder.metrics, folder.curve, resume_step=resumed_at)
             sinks.append(metrics)
             if config.run.wandb:
                 from .logging.wandb import WandbLogger
@@ -186,7 +187,7 @@ def run(
             loop.say(f"training {config.env_id}{world} on {config.train.device}; run folder {folder.root}")
         for note in getattr(trainer, "notes", ()):  # sizes the Trainer derived (train.batch_size 0, ...)
             loop.say(note)
-        stop = GracefulStop()
+        stop = GracefulStop(hard_stop_s=config.run.stop_timeout_s)
         if handle_signals:
             with stop:
                 loop.run(stop)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -35,7 +36,15 @@ class RunFolder:
         self.checkpoints = self.root / "checkpoints"
 
     def create(self) -> RunFolder:
+        """Make the folders; remove temporaries that a killed run left half-written (``.NAME.XXXX.tmp``).
+
+        Only one run writes a run folder at a time, so every temporary found here is debris.
+        """
         self.checkpoints.mkdir(parents=True, exist_ok=True)
+        for folder in (self.root, self.checkpoints):
+            for debris in folder.glob(".*.tmp"):
+                with contextlib.suppress(OSError):
+                    debris.unlink()
         return self
 
     def write_config(self, config_dict: Mapping[str, Any]) -> None:

@@ -25,11 +25,21 @@ class MetricsWriter:
     """Appends snapshots to a JSONL file (continuing an existing file on resume) and draws the curve."""
 
     def __init__(
-        self, path: str | os.PathLike[str], curve_path: str | os.PathLike[str] | None = None
+        self,
+        path: str | os.PathLike[str],
+        curve_path: str | os.PathLike[str] | None = None,
+        resume_step: int | None = None,
     ) -> None:
+        """``resume_step``: the step a resumed run continues from; later records (written after that
+        checkpoint by the run that is being resumed) are dropped, so steps never go backwards in the file."""
         self.path = Path(path)
         self.curve_path = Path(curve_path) if curve_path is not None else None
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if resume_step is not None and self.path.exists():
+            kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= resume_step]
+            tmp = self.path.with_name(f".{self.path.name}.rewrite.tmp")
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+            os.replace(tmp, self.path)
         self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
 
     def log(self, snapshot: Snapshot) -> None:
