@@ -6,6 +6,7 @@ fresh machine with nothing but Python and access to the package registry.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nox
@@ -16,6 +17,9 @@ nox.options.reuse_existing_virtualenvs = False
 
 # torch is pinned: an unpinned install pulls a multi-GB CUDA build, and 2.13.0 has a local CPU wheel.
 TORCH = "torch==2.13.0"
+#: Optional package index for torch alone, e.g. https://download.pytorch.org/whl/cpu for the CPU build
+#: (about 200 MB) where pip would otherwise fetch the ~5 GB CUDA build from PyPI.
+TORCH_INDEX = os.environ.get("PUFFER_TORCH_INDEX", "")
 
 # What each package's test session installs, in dependency order (local folders, then pip extras).
 PACKAGES: dict[str, list[str]] = {
@@ -36,7 +40,37 @@ EXTRA_TEST_PATHS: dict[str, list[str]] = {
 
 
 def install(session: nox.Session, *requirements: str) -> None:
+    """Install into the session's venv; torch comes from one shared copy per Python (see shared_torch)."""
+    if TORCH in requirements:
+        shared_torch(session)
+        requirements = tuple(r for r in requirements if r != TORCH)
     session.install(*requirements, env={"PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+
+
+def shared_torch(session: nox.Session) -> None:
+    """Make one torch install per Python version visible to this session's venv.
+
+    torch is the one large dependency (about 700 MB for the CPU build, 5 GB for CUDA's): installing it into
+    every session's fresh venv costs minutes and gigabytes each time. It is installed once into
+    ``.nox/_torch-<version>-py<X.Y>`` and put on the venv's path by a ``.pth`` file, where pip sees it as
+    installed, so packages that depend on torch do not pull another copy.
+    """
+    version = session.run(
+        "python", "-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')", silent=True
+    ).strip()
+    target = ROOT / ".nox" / f"_{TORCH.replace('==', '-')}-py{version}"
+    done = target / ".complete"
+    if not done.exists():  # a marker, so an interrupted install is redone rather than half-used
+        index = ["--index-url", TORCH_INDEX] if TORCH_INDEX else []
+        session.run(
+            "python", "-m", "pip", "install", "--quiet", "--upgrade", "--target", str(target), *index, TORCH,
+            env={"PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        )
+        done.write_text(TORCH + "\n")
+    purelib = session.run(
+        "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
+    ).strip()
+    Path(purelib, "_puffer_shared_torch.pth").write_text(f"{target}\n")
 
 
 @nox.session
