@@ -35,7 +35,10 @@ PACKAGES: dict[str, list[str]] = {
 EXTRA_TEST_PATHS: dict[str, list[str]] = {
     "puffer-core": ["examples/puffer-envs-example/tests"],
     # ocean's default train configs are checked where the trainer is installed
-    "puffer-trainer": ["puffer-envs-ocean/tests/test_package.py::test_train_config_loads_in_the_trainer"],
+    "puffer-trainer": [
+        "puffer-envs-ocean/tests/test_package.py::test_train_config_loads_in_the_trainer",
+        "tests/test_readmes.py",  # every README's code: needs every package installed
+    ],
 }
 
 
