@@ -50,17 +50,19 @@ STATE_CDEF = (
 SPEC = {
     "description": "PufferLib 3.0 ocean Pong vs a ball-tracking paddle (features, frameskip 8)",
     "default_kwargs": {"num_envs": 1024},
+    # Tuned on the 2-core CPU box: from perf 0 / score -21 (random) to perf 0.59 / score +5.8 in 4M steps
+    # (2.4 min); the old config (lr 0.003, ent 0.01, gamma 0.99, 1 epoch) stalled at perf 0 on this game.
     "train_config": {
         "train": {
-            "total_timesteps": 20_000_000,
-            "learning_rate": 0.003,
-            "gamma": 0.99,
-            "gae_lambda": 0.95,
-            "ent_coef": 0.01,
+            "total_timesteps": 10_000_000,
+            "learning_rate": 0.01,
+            "gamma": 0.97,
+            "gae_lambda": 0.9,
+            "ent_coef": 0.02,
             "horizon": 64,
             "batch_size": 65536,
-            "minibatch_size": 16384,
-            "update_epochs": 1,
+            "minibatch_size": 8192,
+            "update_epochs": 2,
         },
         "vec": {"backend": "serial", "num_envs": 1},
         "policy": {"kind": "mlp", "hidden_size": 128, "lstm": False},
