@@ -131,8 +131,8 @@ def test_gravity_locks_a_piece_that_cannot_fall():
     env = tetris()
     env.set_piece("O", 0, 18, 0, previews={1: "T"})
     for _ in range(3):
-        _, rewards, *_ = act(env, NOOP)
-        assert rewards[0] == 0
+        obs, rewards, *_ = act(env, NOOP)
+        assert rewards[0] == 0 and (board(obs) == 1).sum() == 0 and current(obs) == "O"
     obs, *_ = act(env, NOOP)
     assert list(board(obs)[18:, :2].ravel()) == [1, 1, 1, 1] and current(obs) == "T"
 
