@@ -122,7 +122,7 @@ static void tt_advance(Tetris* e) {
 }
 
 static void tt_new_game(Tetris* e) {
-    memset(e->board, 0, sizeof(e->board));
+    memset(e->board, 0, (size_t)e->rows * sizeof(e->board[0]));
     memset(e->color, 0, (size_t)e->rows * (size_t)e->cols);
     for (int j = 0; j < e->deck_size; j++) e->deck[j] = (uint8_t)ocean_rand_below(&e->h.rng, TT_PIECES);
     e->deck_pos = 0;
