@@ -44,7 +44,8 @@ class Tetris(OceanEnv):
     locks), 5 hard drop (falls and locks), 6 hold (once per placed piece: the falling piece goes to hold and
     the held one, if any, appears at the spawn point in rotation 0, else the next piece comes in; the
     reference's test for a blocked swap looks at the held piece in the current rotation one column right of
-    the current box, and we test the same). A blocked action does nothing (no penalty). Then, on every 4th
+    the current box, a cell past the right edge reading the next row; we test the same, and count cells
+    below the board as empty, where the reference reads past its grid). A blocked action does nothing (no penalty). Then, on every 4th
     step since the piece appeared, it falls one row, or locks if it cannot. Locking clears full rows.
 
     Rewards: 0.01 per soft-drop row, 0.02 per hard-drop row, 0.1 / 0.3 / 0.5 / 1.0 for 1-4 rows cleared by
@@ -61,7 +62,8 @@ class Tetris(OceanEnv):
     n_rows, ``B+3`` piece column / n_cols, ``B+4`` rotation (0-3, raw), ``B+5`` can hold (0/1); then one-hots
     of 7 starting at ``B+4`` (not ``B+6``): queue entry ``j`` (0 = falling piece) at ``B+4+7j+id``, the held
     piece at ``B+4+7*deck_size+id``. So the falling piece's one-hot overwrites ``B+4`` with 1 for an O and
-    ``B+5`` with 1 for an I, and the last two elements are always 0. Box bounds [0, 3].
+    ``B+5`` with 1 for an I, and the last two elements are always 0. Box bounds [0, 3] (the reference
+    declares [0, 1] but writes the same values).
 
     Logs (means over finished episodes): ``episode_return`` and ``episode_length`` (the reference's
     ``ep_return`` and ``ep_length``), ``score``, ``perf`` (score / 12565), ``lines_deleted``, ``avg_combo``
