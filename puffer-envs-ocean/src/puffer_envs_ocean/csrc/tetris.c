@@ -1,355 +1,464 @@
-// tetris: 10x20 board, the 7 tetrominoes from a seeded 7-bag, rotation with simple wall kicks, line clears,
-// hold, gravity; the game ends when a new piece cannot spawn.
+// tetris: the PufferLib 3.0 ocean game. Pieces are drawn uniformly at random (no bag) into a queue of
+// `deck_size` (the current piece and the previews), there are no wall kicks, a piece falls one row every 4
+// steps, soft and hard drops pay per row, line clears pay 0.1/0.3/0.5/1.0, and one hold per placed piece.
 //
-// The board is one uint32 per row: columns 0..9 are bits 5..14 and every other bit is wall, so a piece row
-// (a 4-bit nibble shifted by its box column + 5) collides with a wall exactly like with a block, even for
-// the farthest position a kick can try. Four full rows below the board are the floor.
+// State is kept compact for speed: the board is one bit mask per row (bit c = column c), and the observation
+// is updated incrementally: only the falling piece's old and new cells and six scalars change on most steps;
+// the board part is rewritten after a line clear or a new game, the queue part when the queue changes.
 #include "ocean.h"
 
 enum {
-    TT_W = 10,
-    TT_H = 20,
-    TT_FLOOR = 4,
-    TT_PIECES = 7,
-    TT_NONE = TT_PIECES,  // "no piece" in hold
-    TT_SPAWN_X = 3,
-    TT_FEATURES = 7 + 4 + 7 + 7 + 1,  // current, rotation, next, hold (one-hot each), can_hold
-    TT_OBS = TT_W * TT_H + TT_FEATURES,
-    TT_NACTIONS = 7,  // noop, left, right, rotate, soft drop, hard drop, hold
+    TT_PIECES = 7,  // ids, as in the observation: O I S Z T L J
+    TT_NO_HOLD = -1,
+    TT_FALL_TICKS = 4,  // steps between automatic one-row falls
+    TT_MAX_TICKS = 10000,  // the episode ends at the first placement from this step on
+    TT_MAX_ROWS = 64,
+    TT_MAX_COLS = 32,
+    TT_MAX_DECK = 16,
+    TT_SCALARS = 6,  // tick, fall tick, row, column, rotation, can hold
+    TT_NACTIONS = 7,
     TT_CELL_PX = 8,
-    TT_PANEL_PX = 48,
+    TT_MINI_PX = 5,
 };
 enum { TA_NOOP = 0, TA_LEFT, TA_RIGHT, TA_ROTATE, TA_SOFT, TA_HARD, TA_HOLD };
 
-#define TT_SHIFT 5
-static const uint32_t TT_WALLS = ~(0x3FFu << TT_SHIFT);
-static const uint32_t TT_FULL = 0xFFFFFFFFu;
+// Shapes: [piece][rotation], row r of the piece box is the nibble at bits 4r..4r+3, bit c = column c. Every
+// shape touches row 0 and column 0 of its box, so the box size below is also the piece's extent.
+static const uint16_t TT_SHAPE[TT_PIECES][4] = {
+    {0x0033, 0x0033, 0x0033, 0x0033},  // O
+    {0x1111, 0x000F, 0x1111, 0x000F},  // I (vertical first)
+    {0x0231, 0x0036, 0x0231, 0x0036},  // S
+    {0x0132, 0x0063, 0x0132, 0x0063},  // Z
+    {0x0232, 0x0072, 0x0131, 0x0027},  // T
+    {0x0311, 0x0017, 0x0223, 0x0074},  // L
+    {0x0322, 0x0071, 0x0113, 0x0047},  // J
+};
+static const uint8_t TT_WIDTH[TT_PIECES][4] = {
+    {2, 2, 2, 2}, {1, 4, 1, 4}, {2, 3, 2, 3}, {2, 3, 2, 3}, {2, 3, 2, 3}, {2, 3, 2, 3}, {2, 3, 2, 3},
+};
+static const uint8_t TT_HEIGHT[TT_PIECES][4] = {
+    {2, 2, 2, 2}, {4, 1, 4, 1}, {3, 2, 3, 2}, {3, 2, 3, 2}, {3, 2, 3, 2}, {3, 2, 3, 2}, {3, 2, 3, 2},
+};
+// Points and rewards for 0..4 lines cleared by one placement.
+static const int TT_LINE_SCORE[5] = {0, 100, 300, 500, 1000};
+static const float TT_LINE_REWARD[5] = {0.f, 0.1f, 0.3f, 0.5f, 1.0f};
+#define TT_SOFT_SCORE 1
+#define TT_SOFT_REWARD 0.01f
+#define TT_HARD_SCORE 2  // per row fallen
+#define TT_HARD_REWARD 0.02f
+#define TT_PERF_SCORE 12565.f  // the reference's best score: perf = score / this
+static const uint8_t TT_RGB[TT_PIECES][3] = {
+    {255, 255, 0}, {0, 255, 255}, {0, 255, 0}, {255, 0, 0}, {128, 0, 128}, {255, 165, 0}, {0, 0, 255},
+};
 
-// Shapes in a 4x4 box: bit (row * 4 + col). Index [piece][rotation], rotations clockwise. Order I O T S Z J L.
-static const uint16_t TT_SHAPES[TT_PIECES][4] = {
-    {0x00F0, 0x4444, 0x0F00, 0x2222},  // I
-    {0x0066, 0x0066, 0x0066, 0x0066},  // O
-    {0x0072, 0x0262, 0x0270, 0x0232},  // T
-    {0x0036, 0x0462, 0x0360, 0x0231},  // S
-    {0x0063, 0x0264, 0x0630, 0x0132},  // Z
-    {0x0071, 0x0226, 0x0470, 0x0322},  // J
-    {0x0074, 0x0622, 0x0170, 0x0223},  // L
-};
-static const uint8_t TT_RGB[TT_PIECES + 1][3] = {
-    {0, 220, 220}, {230, 210, 0}, {170, 60, 220}, {40, 200, 40}, {220, 40, 40}, {40, 80, 230}, {240, 140, 0},
-    {16, 16, 24},
-};
-// Kicks tried in order after a blocked rotation: (dx, dy); dy < 0 lifts the piece.
-static const int TT_KICKS[][2] = {{-1, 0}, {1, 0}, {-2, 0}, {2, 0}, {0, -1}};
-#define TT_NUM_KICKS 5
-// Bytes (0 or 1) of the 4 bits of a nibble, in memory order (column x at byte x).
-static const uint8_t TT_SPREAD[16][4] = {
-    {0, 0, 0, 0}, {1, 0, 0, 0}, {0, 1, 0, 0}, {1, 1, 0, 0}, {0, 0, 1, 0}, {1, 0, 1, 0}, {0, 1, 1, 0}, {1, 1, 1, 0},
-    {0, 0, 0, 1}, {1, 0, 0, 1}, {0, 1, 0, 1}, {1, 1, 0, 1}, {0, 0, 1, 1}, {1, 0, 1, 1}, {0, 1, 1, 1}, {1, 1, 1, 1},
-};
-// Guideline points for 1..4 lines; the reward is points / 100.
-static const int TT_LINE_POINTS[5] = {0, 100, 300, 500, 800};
-
-enum { TT_P_GRAVITY = 0, TT_P_MAX_STEPS, TT_NUM_PARAMS };
+enum { TT_P_COLS = 0, TT_P_ROWS, TT_P_DECK, TT_NUM_PARAMS };
 static const OceanParam TT_PARAMS[TT_NUM_PARAMS] = {
-    {"gravity_interval", 2, 1, 1000, 1, "steps between automatic one-row falls of the piece"},
-    {"max_steps", 10000, 1, 1000000, 1, "steps before the episode is truncated"},
+    {"n_cols", 10, 4, TT_MAX_COLS, 1, "board width"},
+    {"n_rows", 20, 4, TT_MAX_ROWS, 1, "board height"},
+    {"deck_size", 3, 1, TT_MAX_DECK, 1, "queue length: the current piece and deck_size - 1 previews"},
 };
-static const char* const TT_LOG[] = {"episode_return", "episode_length", "score", "lines", "pieces", "tetrises"};
-#define TT_NUM_LOG 6
+static const char* const TT_LOG[] = {"episode_return",     "episode_length",     "score",
+                                     "perf",               "lines_deleted",      "avg_combo",
+                                     "atn_frac_soft_drop", "atn_frac_hard_drop", "atn_frac_rotate"};
+#define TT_NUM_LOG 9
 
 typedef struct Tetris {
     OceanHeader h;  // must be first
-    int gravity_interval, max_steps;
-    uint32_t rows[TT_H + TT_FLOOR];
-    uint8_t colors[TT_H][TT_W];  // piece type + 1 of each locked block, for render only
-    int piece, rot, px, py;      // falling piece: type, rotation, box column and row
-    int next, hold, can_hold;
-    uint8_t bag[TT_PIECES];
-    int bag_pos;
-    int tick, steps, lines, pieces, tetrises, score;
-    float episode_return;
+    int cols, rows, deck_size, obs_size;
+    uint32_t full;  // mask of a full row
+    int piece, rot, row, col;  // falling piece: id, rotation, top-left of its box
+    int tick, tick_fall, can_hold, hold;
+    int deck_pos;  // deck[deck_pos] is the falling piece, the previews follow it (mod deck_size)
+    int score, lines, clears, n_soft, n_hard, n_rotate;
+    float ret;
+    int redraw_board, redraw_deck;  // observation parts to rewrite at the end of the step
+    uint8_t deck[TT_MAX_DECK];
+    uint32_t board[TT_MAX_ROWS];
+    uint8_t color[];  // rows * cols: piece id + 1 of each locked block (render only)
 } Tetris;
 
-static inline int tt_row_bits(int piece, int rot, int r) { return (TT_SHAPES[piece][rot] >> (4 * r)) & 0xF; }
+static inline int tt_nibble(int piece, int rot, int r) { return (TT_SHAPE[piece][rot] >> (4 * r)) & 0xF; }
 
-static int tt_collides(const Tetris* e, int piece, int rot, int px, int py) {
+// Does the piece lie inside the board without covering a block?
+static int tt_fits(const Tetris* e, int piece, int rot, int row, int col) {
+    int w = TT_WIDTH[piece][rot], hgt = TT_HEIGHT[piece][rot];
+    if (row < 0 || col < 0 || row + hgt > e->rows || col + w > e->cols) return 0;
+    for (int r = 0; r < hgt; r++)
+        if (e->board[row + r] & ((uint32_t)tt_nibble(piece, rot, r) << col)) return 0;
+    return 1;
+}
+
+// The reference's hold test, kept as it plays: it looks at the held piece in the *current* rotation, one
+// column right of the current box (a cell past the right edge reads the next row's first columns), although
+// the swapped-in piece then appears at the spawn point in rotation 0. Cells past the board count as empty.
+static int tt_hold_blocked(const Tetris* e) {
     for (int r = 0; r < 4; r++) {
-        int bits = tt_row_bits(piece, rot, r);
-        if (!bits) continue;
-        int y = py + r;
-        if (y < 0 || px + TT_SHIFT < 0) return 1;  // nothing may stick out above the board
-        if (e->rows[y] & ((uint32_t)bits << (px + TT_SHIFT))) return 1;
+        int bits = tt_nibble(e->hold, e->rot, r);
+        for (int c = 0; c < 4; c++) {
+            if (!(bits >> c & 1)) continue;
+            int y = e->row + r, x = e->col + 1 + c;
+            if (x >= e->cols) x -= e->cols, y++;
+            if (y < e->rows && (e->board[y] >> x & 1)) return 1;
+        }
     }
     return 0;
 }
 
-static int tt_draw_piece(Tetris* e) {
-    if (e->bag_pos >= TT_PIECES) {
-        for (int i = 0; i < TT_PIECES; i++) e->bag[i] = (uint8_t)i;
-        for (int i = TT_PIECES - 1; i > 0; i--) {  // Fisher-Yates
-            int j = (int)ocean_rand_below(&e->h.rng, (uint32_t)(i + 1));
-            uint8_t t = e->bag[i];
-            e->bag[i] = e->bag[j];
-            e->bag[j] = t;
-        }
-        e->bag_pos = 0;
-    }
-    return e->bag[e->bag_pos++];
-}
-
-// Put `piece` at the spawn position. Returns 0, or 1 when it collides (game over).
-static int tt_spawn(Tetris* e, int piece) {
+static void tt_spawn(Tetris* e, int piece) {
     e->piece = piece;
     e->rot = 0;
-    e->px = TT_SPAWN_X;
-    e->py = 0;
-    e->tick = 0;
-    return tt_collides(e, e->piece, e->rot, e->px, e->py);
+    e->row = 0;
+    e->col = e->cols / 2;
+    e->tick_fall = 0;
+}
+
+// The falling piece is done: its queue slot gets a fresh random piece (the queue's new last preview) and the
+// next piece comes into play.
+static void tt_advance(Tetris* e) {
+    e->deck[e->deck_pos] = (uint8_t)ocean_rand_below(&e->h.rng, TT_PIECES);
+    if (++e->deck_pos == e->deck_size) e->deck_pos = 0;
+    tt_spawn(e, e->deck[e->deck_pos]);
+    e->redraw_deck = 1;
 }
 
 static void tt_new_game(Tetris* e) {
-    for (int y = 0; y < TT_H; y++) e->rows[y] = TT_WALLS;
-    for (int y = TT_H; y < TT_H + TT_FLOOR; y++) e->rows[y] = TT_FULL;
-    memset(e->colors, 0, sizeof(e->colors));
-    e->bag_pos = TT_PIECES;
-    e->hold = TT_NONE;
+    memset(e->board, 0, (size_t)e->rows * sizeof(e->board[0]));
+    memset(e->color, 0, (size_t)e->rows * (size_t)e->cols);
+    for (int j = 0; j < e->deck_size; j++) e->deck[j] = (uint8_t)ocean_rand_below(&e->h.rng, TT_PIECES);
+    e->deck_pos = 0;
+    tt_advance(e);  // as the reference does: the first queued piece is replaced before play starts
+    e->hold = TT_NO_HOLD;
     e->can_hold = 1;
-    e->steps = e->lines = e->pieces = e->tetrises = e->score = 0;
-    e->episode_return = 0.f;
-    int first = tt_draw_piece(e);
-    e->next = tt_draw_piece(e);
-    tt_spawn(e, first);
+    e->tick = 0;
+    e->score = e->lines = e->clears = e->n_soft = e->n_hard = e->n_rotate = 0;
+    e->ret = 0.f;
+    e->redraw_board = e->redraw_deck = 1;
 }
 
-// Lock the falling piece, clear full rows, spawn the next piece. Returns the lines cleared; *over = 1 when
-// the next piece cannot spawn.
-static int tt_lock(Tetris* e, int* over) {
-    for (int r = 0; r < 4; r++) {
-        int bits = tt_row_bits(e->piece, e->rot, r);
-        if (!bits) continue;
-        int y = e->py + r;
-        e->rows[y] |= (uint32_t)bits << (e->px + TT_SHIFT);
-        for (int c = 0; c < 4; c++)
-            if (bits & (1 << c)) e->colors[y][e->px + c] = (uint8_t)(e->piece + 1);
-    }
-    int cleared = 0;
-    for (int y = 0; y < TT_H; y++) {
-        if (e->rows[y] != TT_FULL) continue;
-        // Drop everything above row y by one; the top row becomes empty.
-        memmove(&e->rows[1], &e->rows[0], (size_t)y * sizeof(e->rows[0]));
-        memmove(&e->colors[1], &e->colors[0], (size_t)y * sizeof(e->colors[0]));
-        e->rows[0] = TT_WALLS;
-        memset(e->colors[0], 0, sizeof(e->colors[0]));
-        cleared++;
-    }
-    e->pieces++;
-    e->lines += cleared;
-    e->tetrises += cleared == 4;
-    e->score += TT_LINE_POINTS[cleared];
-    e->can_hold = 1;
-    int piece = e->next;
-    e->next = tt_draw_piece(e);
-    *over = tt_spawn(e, piece);
-    return cleared;
+static void tt_end_episode(Tetris* e, int terminal) {
+    float t = (float)e->tick;  // >= 1: placements happen in steps
+    float values[TT_NUM_LOG] = {
+        e->ret,
+        t,
+        (float)e->score,
+        (float)e->score / TT_PERF_SCORE,
+        (float)e->lines,
+        e->clears > 0 ? (float)e->lines / (float)e->clears : 1.f,
+        (float)e->n_soft / t,
+        (float)e->n_hard / t,
+        (float)e->n_rotate / t,
+    };
+    ocean_log_episode(&e->h, values, TT_NUM_LOG);
+    e->h.terminals[0] = (uint8_t)terminal;
+    e->h.truncations[0] = (uint8_t)!terminal;
+    tt_new_game(e);
 }
 
-static void tt_write_obs(const Tetris* e, uint8_t* obs) {
-    // Four cells at a time: TT_SPREAD[n] holds the bytes 0/1 of nibble n's bits, lowest column first.
-    for (int y = 0; y < TT_H; y++) {
-        uint32_t row = e->rows[y] >> TT_SHIFT;
-        uint8_t* o = obs + y * TT_W;
-        memcpy(o, &TT_SPREAD[row & 0xF], 4);
-        memcpy(o + 4, &TT_SPREAD[(row >> 4) & 0xF], 4);
-        memcpy(o + 8, &TT_SPREAD[(row >> 8) & 0x3], 2);
-    }
-    for (int r = 0; r < 4; r++) {
-        int bits = tt_row_bits(e->piece, e->rot, r);
+static void tt_obs_cells(const Tetris* e, float* obs, int piece, int rot, int row, int col, int paint);
+
+// Lock the falling piece, clear full rows among the ones it covers, then bring in the next piece or end the
+// episode. Returns the line-clear reward.
+static float tt_place(Tetris* e) {
+    int hgt = TT_HEIGHT[e->piece][e->rot];
+    for (int r = 0; r < hgt; r++) {
+        int bits = tt_nibble(e->piece, e->rot, r);
+        e->board[e->row + r] |= (uint32_t)bits << e->col;
+        uint8_t* cell = e->color + (e->row + r) * e->cols + e->col;
         for (int c = 0; c < 4; c++)
-            if (bits & (1 << c)) obs[(e->py + r) * TT_W + e->px + c] = 2;
+            if (bits >> c & 1) cell[c] = (uint8_t)(e->piece + 1);
     }
-    uint8_t* f = obs + TT_W * TT_H;
-    memset(f, 0, TT_FEATURES);
-    f[e->piece] = 1;
-    f[7 + e->rot] = 1;
-    f[11 + e->next] = 1;
-    if (e->hold != TT_NONE) f[18 + e->hold] = 1;
-    f[25] = (uint8_t)e->can_hold;
+    // Only rows the piece covers can have become full. Compact them away from the bottom up.
+    int n = 0;
+    for (int y = e->row + hgt - 1; y >= e->row; y--) {
+        if (e->board[y + n] != e->full) continue;
+        int top = y + n;  // the full row's index after the n rows below it were removed
+        memmove(&e->board[1], &e->board[0], (size_t)top * sizeof(e->board[0]));
+        e->board[0] = 0;
+        memmove(e->color + e->cols, e->color, (size_t)top * (size_t)e->cols);
+        memset(e->color, 0, (size_t)e->cols);
+        n++;
+    }
+    float reward = TT_LINE_REWARD[n];
+    e->can_hold = 1;
+    if (!n) tt_obs_cells(e, e->h.obs, e->piece, e->rot, e->row, e->col, 0);  // the locked cells now show 1
+    if (n) {
+        e->clears++;
+        e->lines += n;
+        e->score += TT_LINE_SCORE[n];
+        e->ret += reward;
+        e->redraw_board = 1;
+    }
+    // The game is over when the next piece cannot appear; the time limit is checked at placements only.
+    int next = e->deck[e->deck_pos + 1 == e->deck_size ? 0 : e->deck_pos + 1];
+    if (!tt_fits(e, next, 0, 0, e->cols / 2)) tt_end_episode(e, 1);
+    else if (e->tick >= TT_MAX_TICKS) tt_end_episode(e, 0);
+    else tt_advance(e);
+    return reward;
 }
+
+// ---- observation --------------------------------------------------------------------------------------
+static void tt_obs_cells(const Tetris* e, float* obs, int piece, int rot, int row, int col, int paint) {
+    for (int r = 0; r < TT_HEIGHT[piece][rot]; r++) {
+        int bits = tt_nibble(piece, rot, r);
+        uint32_t line = e->board[row + r];
+        float* o = obs + (row + r) * e->cols + col;
+        for (int c = 0; c < 4; c++)
+            if (bits >> c & 1) o[c] = paint ? 2.f : (float)(line >> (col + c) & 1);
+    }
+}
+
+static void tt_obs_board(const Tetris* e, float* obs) {
+    for (int y = 0; y < e->rows; y++) {
+        uint32_t line = e->board[y];
+        float* o = obs + y * e->cols;
+        for (int x = 0; x < e->cols; x++) o[x] = (float)(line >> x & 1);
+    }
+}
+
+// After the board: tick / 10000, fall tick / 4, row / rows, column / cols, rotation (raw 0..3), can hold;
+// then one-hot queue entries and the held piece. The reference starts the queue's one-hots at offset 4 of
+// this block, not 6, so the current piece's one-hot overwrites rotation (O) or can-hold (I) with 1 and the
+// last two elements stay 0; we write the same values.
+static void tt_obs_tail(const Tetris* e, float* obs) {
+    float* t = obs + e->rows * e->cols;
+    t[0] = (float)e->tick / (float)TT_MAX_TICKS;
+    t[1] = (float)e->tick_fall / (float)TT_FALL_TICKS;
+    t[2] = (float)e->row / (float)e->rows;
+    t[3] = (float)e->col / (float)e->cols;
+    t[4] = (float)e->rot;
+    t[5] = (float)e->can_hold;
+    if (e->redraw_deck) {
+        float* q = t + 4;
+        memset(t + TT_SCALARS, 0, (size_t)(e->obs_size - e->rows * e->cols - TT_SCALARS) * sizeof(float));
+        for (int j = 0, p = e->deck_pos; j < e->deck_size; j++, p = p + 1 == e->deck_size ? 0 : p + 1)
+            q[j * TT_PIECES + e->deck[p]] = 1.f;
+        if (e->hold != TT_NO_HOLD) q[e->deck_size * TT_PIECES + e->hold] = 1.f;
+    }
+    if (e->piece < 2) t[4 + e->piece] = 1.f;
+}
+
+static void tt_obs_full(Tetris* e) {
+    float* obs = e->h.obs;
+    tt_obs_board(e, obs);
+    tt_obs_cells(e, obs, e->piece, e->rot, e->row, e->col, 1);
+    e->redraw_deck = 1;
+    tt_obs_tail(e, obs);
+    e->redraw_board = e->redraw_deck = 0;
+}
+
+// ---- env interface ------------------------------------------------------------------------------------
+static int tt_obs_size(int rows, int cols, int deck) { return rows * cols + TT_SCALARS + TT_PIECES * (deck + 1); }
 
 static void tt_layout(const double* params, OceanLayout* out) {
-    (void)params;
-    out->state_bytes = sizeof(Tetris);
+    int cols = (int)params[TT_P_COLS], rows = (int)params[TT_P_ROWS], deck = (int)params[TT_P_DECK];
+    out->state_bytes = sizeof(Tetris) + (size_t)rows * (size_t)cols;
     out->agents = 1;
     out->obs_ndim = 1;
-    out->obs_shape[0] = TT_OBS;
-    out->render_width = TT_W * TT_CELL_PX + TT_PANEL_PX;
-    out->render_height = TT_H * TT_CELL_PX;
+    out->obs_shape[0] = tt_obs_size(rows, cols, deck);
+    out->render_width = cols * TT_CELL_PX + 6 * TT_MINI_PX;
+    out->render_height = rows * TT_CELL_PX;
 }
 
 static void tt_init(void* env, const double* params) {
     Tetris* e = env;
-    e->gravity_interval = (int)params[TT_P_GRAVITY];
-    e->max_steps = (int)params[TT_P_MAX_STEPS];
+    e->cols = (int)params[TT_P_COLS];
+    e->rows = (int)params[TT_P_ROWS];
+    e->deck_size = (int)params[TT_P_DECK];
+    e->obs_size = tt_obs_size(e->rows, e->cols, e->deck_size);
+    e->full = e->cols == 32 ? 0xFFFFFFFFu : (1u << e->cols) - 1u;
 }
 
 static void tt_reset(void* env) {
     Tetris* e = env;
     tt_new_game(e);
-    tt_write_obs(e, e->h.obs);
+    tt_obs_full(e);
 }
 
 static void tt_step(void* env) {
     Tetris* e = env;
-    int action = e->h.actions[0];  // in [0, 7): checked by the dispatcher
-    int over = 0, locked = 0, cleared = 0;
-    e->steps++;
-    switch (action) {
+    int old_piece = e->piece, old_rot = e->rot, old_row = e->row, old_col = e->col;
+    float reward = 0.f;
+    e->tick++;
+    e->tick_fall++;
+    switch (e->h.actions[0]) {  // in [0, 7): checked by the dispatcher
     case TA_LEFT:
-    case TA_RIGHT: {
-        int x = e->px + (action == TA_LEFT ? -1 : 1);
-        if (!tt_collides(e, e->piece, e->rot, x, e->py)) e->px = x;
+        if (tt_fits(e, e->piece, e->rot, e->row, e->col - 1)) e->col--;
         break;
-    }
-    case TA_ROTATE: {
-        int rot = (e->rot + 1) & 3;
-        if (!tt_collides(e, e->piece, rot, e->px, e->py)) {
-            e->rot = rot;
-        } else {
-            for (int k = 0; k < TT_NUM_KICKS; k++) {
-                int x = e->px + TT_KICKS[k][0], y = e->py + TT_KICKS[k][1];
-                if (!tt_collides(e, e->piece, rot, x, y)) {
-                    e->rot = rot;
-                    e->px = x;
-                    e->py = y;
-                    break;
-                }
-            }
+    case TA_RIGHT:
+        if (tt_fits(e, e->piece, e->rot, e->row, e->col + 1)) e->col++;
+        break;
+    case TA_ROTATE:  // no kicks: a blocked rotation does nothing
+        e->n_rotate++;
+        if (tt_fits(e, e->piece, (e->rot + 1) & 3, e->row, e->col)) e->rot = (e->rot + 1) & 3;
+        break;
+    case TA_SOFT:  // one row down, or nothing: a soft drop never locks the piece
+        e->n_soft++;
+        if (tt_fits(e, e->piece, e->rot, e->row + 1, e->col)) {
+            e->row++;
+            e->score += TT_SOFT_SCORE;
+            reward += TT_SOFT_REWARD;
+            e->ret += TT_SOFT_REWARD;
         }
-        break;
-    }
-    case TA_SOFT:
-        if (!tt_collides(e, e->piece, e->rot, e->px, e->py + 1)) e->py++;
-        else { cleared = tt_lock(e, &over); locked = 1; }
         break;
     case TA_HARD:
-        while (!tt_collides(e, e->piece, e->rot, e->px, e->py + 1)) e->py++;
-        cleared = tt_lock(e, &over);
-        locked = 1;
+        e->n_hard++;
+        while (tt_fits(e, e->piece, e->rot, e->row + 1, e->col)) {
+            e->row++;
+            e->score += TT_HARD_SCORE;
+            reward += TT_HARD_REWARD;
+            e->ret += TT_HARD_REWARD;
+        }
+        reward += tt_place(e);
         break;
     case TA_HOLD:
-        if (e->can_hold) {
+        if (!e->can_hold || (e->hold != TT_NO_HOLD && tt_hold_blocked(e))) break;
+        if (e->hold == TT_NO_HOLD) {
+            e->hold = e->piece;
+            tt_advance(e);
+        } else {
             int held = e->hold;
             e->hold = e->piece;
-            if (held == TT_NONE) {
-                held = e->next;
-                e->next = tt_draw_piece(e);
-            }
-            over = tt_spawn(e, held);
-            e->can_hold = 0;
+            e->deck[e->deck_pos] = (uint8_t)held;
+            tt_spawn(e, held);
+            e->redraw_deck = 1;
         }
+        e->can_hold = 0;
         break;
     default:
         break;
     }
-    if (!locked && !over && ++e->tick >= e->gravity_interval) {
-        e->tick = 0;
-        if (!tt_collides(e, e->piece, e->rot, e->px, e->py + 1)) e->py++;
-        else cleared = tt_lock(e, &over);
+    // Gravity. A piece placed or swapped in this step (or a new game) has restarted the count.
+    if (e->tick_fall == TT_FALL_TICKS) {
+        e->tick_fall = 0;
+        if (tt_fits(e, e->piece, e->rot, e->row + 1, e->col)) e->row++;
+        else reward += tt_place(e);
     }
-    float reward = (float)TT_LINE_POINTS[cleared] / 100.f;
     e->h.rewards[0] = reward;
-    e->episode_return += reward;
-    if (over || e->steps >= e->max_steps) {
-        e->h.terminals[0] = (uint8_t)over;
-        e->h.truncations[0] = (uint8_t)!over;
-        float values[TT_NUM_LOG] = {e->episode_return, (float)e->steps, (float)e->score, (float)e->lines,
-                                    (float)e->pieces, (float)e->tetrises};
-        ocean_log_episode(&e->h, values, TT_NUM_LOG);
-        tt_new_game(e);
-    }
-    tt_write_obs(e, e->h.obs);
+
+    float* obs = e->h.obs;
+    if (e->redraw_board) tt_obs_board(e, obs);
+    else tt_obs_cells(e, obs, old_piece, old_rot, old_row, old_col, 0);  // old cells show the board again
+    tt_obs_cells(e, obs, e->piece, e->rot, e->row, e->col, 1);
+    tt_obs_tail(e, obs);
+    e->redraw_board = e->redraw_deck = 0;
 }
 
+// ---- render -------------------------------------------------------------------------------------------
 static void tt_draw_mini(uint8_t* rgb, int width, int height, int piece, int x0, int y0) {
     for (int r = 0; r < 4; r++)
         for (int c = 0; c < 4; c++)
-            if (tt_row_bits(piece, 0, r) & (1 << c))
-                ocean_fill_rect(rgb, width, height, x0 + c * 6, y0 + r * 6, 5, 5, TT_RGB[piece][0], TT_RGB[piece][1],
-                                TT_RGB[piece][2]);
+            if (tt_nibble(piece, 0, r) >> c & 1)
+                ocean_fill_rect(rgb, width, height, x0 + c * TT_MINI_PX, y0 + r * TT_MINI_PX, TT_MINI_PX - 1,
+                                TT_MINI_PX - 1, TT_RGB[piece][0], TT_RGB[piece][1], TT_RGB[piece][2]);
 }
 
+// Board with the falling piece; on the right, the held piece (top, under a grey bar) and then the previews.
 static void tt_render(const void* env, uint8_t* rgb, int width, int height) {
     const Tetris* e = env;
     ocean_fill_rect(rgb, width, height, 0, 0, width, height, 40, 40, 52);
-    for (int y = 0; y < TT_H; y++)
-        for (int x = 0; x < TT_W; x++) {
-            const uint8_t* c = TT_RGB[e->colors[y][x] ? e->colors[y][x] - 1 : TT_NONE];
+    for (int y = 0; y < e->rows; y++)
+        for (int x = 0; x < e->cols; x++) {
+            int id = e->color[y * e->cols + x];
+            const uint8_t* c = id ? TT_RGB[id - 1] : (const uint8_t[3]){0, 0, 0};
             ocean_fill_rect(rgb, width, height, x * TT_CELL_PX, y * TT_CELL_PX, TT_CELL_PX - 1, TT_CELL_PX - 1, c[0],
                             c[1], c[2]);
         }
     for (int r = 0; r < 4; r++)
         for (int c = 0; c < 4; c++)
-            if (tt_row_bits(e->piece, e->rot, r) & (1 << c))
-                ocean_fill_rect(rgb, width, height, (e->px + c) * TT_CELL_PX, (e->py + r) * TT_CELL_PX, TT_CELL_PX - 1,
-                                TT_CELL_PX - 1, TT_RGB[e->piece][0], TT_RGB[e->piece][1], TT_RGB[e->piece][2]);
-    int panel = TT_W * TT_CELL_PX + 12;
-    tt_draw_mini(rgb, width, height, e->next, panel, 8);
-    if (e->hold != TT_NONE) tt_draw_mini(rgb, width, height, e->hold, panel, 48);
+            if (tt_nibble(e->piece, e->rot, r) >> c & 1)
+                ocean_fill_rect(rgb, width, height, (e->col + c) * TT_CELL_PX, (e->row + r) * TT_CELL_PX,
+                                TT_CELL_PX - 1, TT_CELL_PX - 1, TT_RGB[e->piece][0], TT_RGB[e->piece][1],
+                                TT_RGB[e->piece][2]);
+    int x0 = e->cols * TT_CELL_PX + TT_MINI_PX;
+    ocean_fill_rect(rgb, width, height, x0, 0, 4 * TT_MINI_PX, 2, 120, 120, 120);
+    if (e->hold != TT_NO_HOLD) tt_draw_mini(rgb, width, height, e->hold, x0, 4);
+    for (int j = 1, p = e->deck_pos; j < e->deck_size; j++) {
+        p = p + 1 == e->deck_size ? 0 : p + 1;
+        tt_draw_mini(rgb, width, height, e->deck[p], x0, 4 + j * 5 * TT_MINI_PX);
+    }
 }
 
-// '#' locked block, '@' falling piece, '.' empty.
+// '#' locked block, '@' falling piece, '.' empty; then a line "next: <ids> hold: <id or ->".
 static int tt_render_ansi(const void* env, char* out, int cap) {
     const Tetris* e = env;
+    static const char NAMES[TT_PIECES] = {'O', 'I', 'S', 'Z', 'T', 'L', 'J'};
     int k = 0;
-    for (int y = 0; y < TT_H; y++) {
-        for (int x = 0; x < TT_W; x++) {
-            int r = y - e->py, c = x - e->px;
-            int falling = r >= 0 && r < 4 && c >= 0 && c < 4 && (tt_row_bits(e->piece, e->rot, r) & (1 << c));
-            char ch = falling ? '@' : ((e->rows[y] >> (x + TT_SHIFT)) & 1) ? '#' : '.';
-            if (k < cap - 1) out[k++] = ch;
+#define TT_PUT(ch)                   \
+    do {                             \
+        if (k < cap - 1) out[k++] = (ch); \
+    } while (0)
+    for (int y = 0; y < e->rows; y++) {
+        for (int x = 0; x < e->cols; x++) {
+            int r = y - e->row, c = x - e->col;
+            int falling = r >= 0 && r < 4 && c >= 0 && c < 4 && (tt_nibble(e->piece, e->rot, r) >> c & 1);
+            TT_PUT(falling ? '@' : (e->board[y] >> x & 1) ? '#' : '.');
         }
-        if (k < cap - 1) out[k++] = '\n';
+        TT_PUT('\n');
     }
-    out[k] = '\0';
+    const char* label = "next:";
+    for (int i = 0; label[i]; i++) TT_PUT(label[i]);
+    for (int j = 1, p = e->deck_pos; j < e->deck_size; j++) {
+        p = p + 1 == e->deck_size ? 0 : p + 1;
+        TT_PUT(' ');
+        TT_PUT(NAMES[e->deck[p]]);
+    }
+    label = " hold: ";
+    for (int i = 0; label[i]; i++) TT_PUT(label[i]);
+    TT_PUT(e->hold == TT_NO_HOLD ? '-' : NAMES[e->hold]);
+#undef TT_PUT
+    if (cap > 0) out[k] = '\0';
     return k;
 }
 
-// Test hooks (tests reach them through the library's exported symbols); both return 0 or -1 on bad input.
-// Set board row y (0 = top) from a 10-bit mask, bit x = column x filled.
-OCEAN_API int ocean_tetris_set_row(void* env, int y, int mask) {
+// ---- test hooks (tests reach them through the library's exported symbols); 0, or -1 on bad input ------
+// Set board row y (0 = top) from a mask, bit x = column x filled.
+OCEAN_API int ocean_tetris_set_row(void* env, int y, uint32_t mask) {
     Tetris* e = env;
-    if (y < 0 || y >= TT_H || mask < 0 || mask > 0x3FF) return -1;
-    e->rows[y] = TT_WALLS | ((uint32_t)mask << TT_SHIFT);
-    for (int x = 0; x < TT_W; x++) e->colors[y][x] = (uint8_t)(((mask >> x) & 1) ? 7 : 0);
-    tt_write_obs(e, e->h.obs);
+    if (y < 0 || y >= e->rows || (mask & ~e->full)) return -1;
+    e->board[y] = mask;
+    for (int x = 0; x < e->cols; x++) e->color[y * e->cols + x] = (uint8_t)((mask >> x & 1) ? 1 : 0);
+    tt_obs_full(e);
     return 0;
 }
 
-// Replace the falling piece (type 0..6 in the order I O T S Z J L, rotation 0..3, box position) and the next
-// piece (0..6, or -1 to keep it). Fails when the piece would overlap a block or wall.
-OCEAN_API int ocean_tetris_set_piece(void* env, int piece, int rot, int px, int py, int next) {
+// Replace the falling piece (id 0..6 = O I S Z T L J, rotation, top-left of its box; it must fit) and, when
+// preview >= 0, queue entry `slot` (1 = the next piece) with piece `preview`.
+OCEAN_API int ocean_tetris_set_piece(void* env, int piece, int rot, int row, int col, int slot, int preview) {
     Tetris* e = env;
-    if (piece < 0 || piece >= TT_PIECES || rot < 0 || rot > 3 || px < -3 || px > TT_W - 1 || py < -3 || py > TT_H ||
-        next < -1 || next >= TT_PIECES)
+    if (piece < 0 || piece >= TT_PIECES || rot < 0 || rot > 3 || preview >= TT_PIECES ||
+        (preview >= 0 && (slot < 1 || slot >= e->deck_size)))
         return -1;
-    if (tt_collides(e, piece, rot, px, py)) return -1;
+    if (!tt_fits(e, piece, rot, row, col)) return -1;
     e->piece = piece;
+    e->deck[e->deck_pos] = (uint8_t)piece;
     e->rot = rot;
-    e->px = px;
-    e->py = py;
-    e->tick = 0;
-    if (next >= 0) e->next = next;
-    tt_write_obs(e, e->h.obs);
+    e->row = row;
+    e->col = col;
+    if (preview >= 0) e->deck[(e->deck_pos + slot) % e->deck_size] = (uint8_t)preview;
+    tt_obs_full(e);
+    return 0;
+}
+
+// Set the step counters (tick in [0, 10^6], fall tick in [0, 3]) and the held piece (-1 = none).
+OCEAN_API int ocean_tetris_set_clock(void* env, int tick, int tick_fall, int hold, int can_hold) {
+    Tetris* e = env;
+    if (tick < 0 || tick > 1000000 || tick_fall < 0 || tick_fall >= TT_FALL_TICKS || hold < -1 ||
+        hold >= TT_PIECES || can_hold < 0 || can_hold > 1)
+        return -1;
+    e->tick = tick;
+    e->tick_fall = tick_fall;
+    e->hold = hold;
+    e->can_hold = can_hold;
+    tt_obs_full(e);
     return 0;
 }
 
 const OceanEnvDef ocean_env_tetris = {
     .abi_version = OCEAN_ABI_VERSION,
     .name = "tetris",
-    .obs_dtype = OCEAN_OBS_U8,
+    .obs_dtype = OCEAN_OBS_F32,
     .obs_low = 0,
-    .obs_high = 2,
+    .obs_high = 3,  // rotation is written raw (0..3); everything else is in [0, 2]
     .act_dims = 0,
     .act_n = {TT_NACTIONS},
     .num_params = TT_NUM_PARAMS,
