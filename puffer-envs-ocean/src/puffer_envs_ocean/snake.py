@@ -102,16 +102,17 @@ SPEC = {
     "train_config": {
         "train": {
             "total_timesteps": 200_000_000,
-            "learning_rate": 0.001,
+            "learning_rate": 0.003,
             "gamma": 0.99,
-            "gae_lambda": 0.9,
-            "ent_coef": 0.01,
+            "gae_lambda": 0.95,
+            "ent_coef": 0.003,
             "horizon": 64,
             "batch_size": 65536,
             "minibatch_size": 16384,
             "update_epochs": 1,
         },
         "vec": {"backend": "serial", "num_envs": 1},
+        # an MLP over the 11x11 window: on CPU the CNN is ~50x slower per step and not needed
         "policy": {"kind": "mlp", "hidden_size": 128, "lstm": False},
     },
 }
