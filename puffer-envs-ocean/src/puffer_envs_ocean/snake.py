@@ -1,4 +1,4 @@
-"""``ocean/snake``: many snakes on one shared grid (multi-agent), with food and deadly collisions."""
+"""``ocean/snake``: PufferLib 3.0's many-agent snake: hundreds of snakes on one big grid, food and corpses."""
 
 from __future__ import annotations
 
@@ -11,16 +11,17 @@ import numpy as np
 from ._binding import _lib, ffi
 from .env import OceanEnv
 
-__all__ = ["Snake", "SPEC", "UP", "DOWN", "LEFT", "RIGHT"]
+__all__ = ["Snake", "SPEC", "UP", "DOWN", "LEFT", "RIGHT", "EMPTY", "FOOD", "CORPSE", "WALL"]
 
 UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
+EMPTY, FOOD, CORPSE, WALL = 0, 1, 2, 3
 
 
 @functools.lru_cache(maxsize=1)
 def _hooks() -> Any:
     ffi.cdef(
         """
-        int ocean_snake_set_snake(void *env, int i, const int32_t *xy, int len, int dir);
+        int ocean_snake_set_snake(void *env, int i, const int32_t *xy, int len);
         int ocean_snake_set_cell(void *env, int x, int y, int code);
         void ocean_snake_clear(void *env);
         """
@@ -29,69 +30,89 @@ def _hooks() -> Any:
 
 
 class Snake(OceanEnv):
-    """``num_snakes`` snakes (one agent each) on a shared ``width x height`` grid with ``num_food`` food.
+    """``num_snakes`` snakes (one agent each) share a ``width x height`` grid (PufferLib 3.0's snake).
 
-    Actions: ``Discrete(4)``, the direction to move (0 up, 1 down, 2 left, 3 right); turning straight back
-    into the neck is ignored. Snakes move one at a time in index order; a tail moves out before its own head
-    moves in, so a snake may follow its tail. Eating food gives ``food_reward`` and grows the snake by one
-    (up to ``max_length``); running into a wall, itself or another snake gives ``death_reward`` and ends its
-    episode (terminal), as does ``max_steps`` steps of life (truncation). A finished snake is removed and
-    respawns (length 1) on a random free cell in the same step. ``masks[i]`` is True when snake ``i`` moved in
-    the step; a snake that found no free cell waits off the grid (seeing only zeros) with ``masks`` False,
-    and comes back when a cell frees up.
+    Grid: a wall border ``vision`` cells thick surrounds the playable cells (the default 640x360 grid has
+    630x350 of them). Each cell is 0 empty, 1 food, 2 corpse, 3 wall or 4..7 a snake (snake 0 has colour 7,
+    snake ``i > 0`` colour ``4 + i % 4``, so snakes sharing a colour look alike). ``num_food`` food cells are
+    kept: each one eaten is replaced at once on a uniformly random empty-or-corpse cell.
 
-    Observation ``uint8 [2*vision+1, 2*vision+1]``, centred on the head (north up): 0 empty, 1 food, 2 wall,
-    3 own body, 4 own head, 5 another snake's body, 6 another snake's head.
-    Logs ``score`` (food eaten), ``length`` (at the end) and ``died`` (1 terminal, 0 truncated).
+    Observation: ``uint8 [2*vision+1, 2*vision+1]`` (11x11 by default), the grid cells around the head, row by
+    row, north up; the centre is the snake's own head (its colour). Values are the cell codes above, in
+    [0, 7], unscaled (the reference declares ``int8`` with high 2, but emits the same values up to 7).
+
+    Actions: ``Discrete(4)``, move 0 up, 1 down, 2 left, 3 right. A snake of length >= 2 cannot reverse into
+    its neck: that action moves it straight on instead.
+
+    Step: snakes move one at a time in index order, each seeing the grid as the earlier ones left it. Moving
+    onto a wall or any snake cell (another snake, its own body, even its own tail) kills: reward
+    ``reward_death``, terminal. Food gives ``reward_food`` and a corpse cell ``reward_corpse``; both grow the
+    snake by one while it is shorter than ``max_snake_length - 1`` (after that it eats without growing).
+    There is no time limit. A dead snake leaves, when ``leave_corpse_on_death`` is 1, a corpse on every other
+    body cell counting from its tail (the tail cell itself is cleared), and respawns in the same step with
+    length 1 on a uniformly random empty-or-corpse cell: the observation returned is its new episode's first.
+    ``masks`` stay True, except for a snake that found no free cell to respawn on (only on a grid packed
+    full): it waits off the grid seeing zeros, with mask False, until a cell frees up.
+
+    Logs (mean over snakes that died): ``score`` (length at death), ``perf`` (score / episode_length),
+    ``episode_return``, ``episode_length``. ``leave_corpse_on_death`` is 0 or 1 (not a bool).
     """
 
     c_name = "snake"
 
-    def set_snake(
-        self, snake: int, cells: Sequence[tuple[int, int]], direction: int, env_index: int = 0
-    ) -> None:
-        """Test hook: put ``snake`` on ``cells`` ((x, y) playable cells, head first, 4-connected) heading
-        ``direction``. Cells must be free or the snake's own; observations are rewritten."""
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        params = {k: v for k, v in kwargs.items() if k in self.param_specs()}
+        resolved = self.resolve_params(params)
+        vision = resolved["vision"]
+        for name in ("width", "height"):
+            if resolved[name] < 2 * vision + 2:
+                raise ValueError(
+                    f"Snake parameter {name}={resolved[name]} is too small: it must be at least "
+                    f"2*vision+2 = {2 * vision + 2} (the wall border is vision cells thick)"
+                )
+        super().__init__(*args, **kwargs)
+
+    def set_snake(self, snake: int, cells: Sequence[tuple[int, int]], env_index: int = 0) -> None:
+        """Test hook: put ``snake`` on ``cells`` ((x, y) grid cells inside the walls, head first, 4-connected)
+        as a new episode. Cells must hold no other snake; observations are rewritten."""
         xy = np.ascontiguousarray(np.asarray(cells, dtype=np.int32).reshape(-1))
         if xy.size < 2 or xy.size % 2:
             raise ValueError(f"cells must be a non-empty sequence of (x, y) pairs, got {cells!r}")
         status = _hooks().ocean_snake_set_snake(
-            self.state_pointer(env_index, "void *"),
-            snake,
-            ffi.cast("int32_t *", xy.ctypes.data),
-            xy.size // 2,
-            direction,
+            self.state_pointer(env_index, "void *"), snake, ffi.cast("int32_t *", xy.ctypes.data), xy.size // 2
         )
         if status != 0:
-            raise ValueError(f"cannot place snake {snake} on {cells!r} heading {direction}")
+            raise ValueError(f"cannot place snake {snake} on {cells!r}")
 
-    def set_cell(self, x: int, y: int, food: bool, env_index: int = 0) -> None:
-        """Test hook: put food on (or clear) the free cell ``(x, y)``."""
-        if _hooks().ocean_snake_set_cell(self.state_pointer(env_index, "void *"), x, y, int(food)) != 0:
-            raise ValueError(f"cannot set cell {(x, y)}: outside the grid or taken by a snake")
+    def set_cell(self, x: int, y: int, code: int, env_index: int = 0) -> None:
+        """Test hook: set the snake-free cell ``(x, y)`` inside the walls to EMPTY, FOOD or CORPSE."""
+        if _hooks().ocean_snake_set_cell(self.state_pointer(env_index, "void *"), x, y, int(code)) != 0:
+            raise ValueError(f"cannot set cell {(x, y)} to {code}: a wall, a snake, or a bad code")
 
     def clear(self, env_index: int = 0) -> None:
-        """Test hook: remove every snake and all food (unplaced snakes respawn on the next step)."""
+        """Test hook: remove every snake, food and corpse (unplaced snakes respawn at their next step)."""
         _hooks().ocean_snake_clear(self.state_pointer(env_index, "void *"))
 
 
 #: Registration defaults read by ``puffer_envs_ocean.plugin``.
 SPEC = {
-    "description": "Multi-agent snake: 8 snakes per 32x32 grid, 11x11 views; 256 grids per env object",
-    "default_kwargs": {"num_envs": 256},
+    "description": "Multi-agent snake (PufferLib 3.0 rules): 256 snakes per 640x360 grid with 4096 food, "
+    "corpses, 11x11 views; 4 grids = 1024 agents",
+    "default_kwargs": {"num_envs": 4},
     "train_config": {
         "train": {
             "total_timesteps": 200_000_000,
-            "learning_rate": 0.001,
+            "learning_rate": 0.003,
             "gamma": 0.99,
-            "gae_lambda": 0.9,
-            "ent_coef": 0.01,
+            "gae_lambda": 0.95,
+            "ent_coef": 0.003,
             "horizon": 64,
-            "batch_size": 131072,
-            "minibatch_size": 32768,
+            "batch_size": 65536,
+            "minibatch_size": 16384,
             "update_epochs": 1,
         },
         "vec": {"backend": "serial", "num_envs": 1},
-        "policy": {"kind": "cnn", "hidden_size": 128, "lstm": False},
+        # an MLP over the 11x11 window: on CPU the CNN is ~50x slower per step and not needed
+        "policy": {"kind": "mlp", "hidden_size": 128, "lstm": False},
     },
 }
