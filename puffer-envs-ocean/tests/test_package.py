@@ -92,6 +92,16 @@ def test_bad_constructor_arguments():
         puffer_core.make("ocean/squared", size="11")
     with pytest.raises(TypeError, match="must be a number"):
         puffer_core.make("ocean/squared", size=True)
+
+
+def test_on_off_parameters_take_booleans():
+    # The reference passes leave_corpse_on_death=True; a 0/1 parameter reads a bool as what it means.
+    with_corpses = puffer_core.make("ocean/snake", num_envs=1, leave_corpse_on_death=True)
+    without = puffer_core.make("ocean/snake", num_envs=1, leave_corpse_on_death=False)
+    assert with_corpses.resolve_params({"leave_corpse_on_death": True})["leave_corpse_on_death"] == 1
+    assert without.resolve_params({"leave_corpse_on_death": False})["leave_corpse_on_death"] == 0
+    with_corpses.close()
+    without.close()
     with pytest.raises(ValueError, match="must have shape"):
         puffer_core.make("ocean/squared", num_envs=2, buf=puffer_core.Buffers.allocate(
             puffer_core.make("ocean/squared", num_envs=1).single_observation_space,

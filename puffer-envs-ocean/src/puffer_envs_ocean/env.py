@@ -134,6 +134,8 @@ class OceanEnv(PufferEnv):
         resolved: dict[str, float | int] = {}
         for name, spec in specs.items():
             value = given.get(name, spec.default)
+            if isinstance(value, (bool, np.bool_)) and spec.integer and (spec.min, spec.max) == (0, 1):
+                value = int(value)  # an on/off parameter: True/False read as the 1/0 it is declared as
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(f"{type(self).__name__} parameter {name!r} must be a number, got {value!r}")
             number = float(value)
