@@ -33,8 +33,8 @@ class Connect4(OceanEnv):
     for each legal column ``m`` a 3-ply lookahead *sum* (not a minimax value) over the agent's replies ``r``,
     its answers ``a`` and the agent's next moves ``q``:
     ``score(m) = sum_r [100 if r wins else sum_a (-10 if a wins else number of winning q)]``, and it plays
-    the column of smallest score, ties broken uniformly at random. As in the reference, the two-disc
-    position with discs at the bottom of columns 5 and 6 scores 0. ``opponent=1``: win, else block the
+    the column of smallest score, ties broken uniformly at random (so after the agent's first disc
+    in columns 0, 1, 2, 5 or 6 every column ties). ``opponent=1``: win, else block the
     agent's immediate win, else a random legal column. ``opponent_noise``: probability that the opponent
     plays a uniformly random legal column instead (default 0).
 

@@ -11,8 +11,9 @@
 // Lookahead score of an opponent move m (exactly the reference's numbers): it is not a minimax value but a
 // sum over every continuation of the agent's reply r, the opponent's answer a and the agent's next move q:
 //     score(m) = sum_r [ 100 if r wins, else sum_a ( -10 if a wins, else #{q that win} ) ]
-// and the opponent plays the m of smallest score. One quirk is kept: the reference treats the single
-// two-disc position {bottom of column 5, bottom of column 6} as a finished game, so that m scores 0.
+// and the opponent plays the m of smallest score. (The reference also scores the two-disc position
+// {bottom of column 5, bottom of column 6} as if the game were over, i.e. 0: every two-disc position scores
+// 0 anyway, as nobody can complete four in the three plies that follow, so nothing special is needed.)
 // Rather than walking the ~2800 nodes the reference visits, we sum the innermost two plies in closed form
 // from threat bitboards (cells that would complete a four): about 50 threat computations per move.
 //
@@ -37,8 +38,6 @@ static const char* const C4_LOG[] = {"episode_return", "episode_length", "score"
 #define C4_BOTTOM 0x0040810204081ull         // row 0 of every column
 #define C4_BOARD (C4_BOTTOM * 0x3Full)       // the 42 playable cells
 #define C4_COL(c) (0x3Full << ((c) * C4_H))  // the 6 cells of column c
-// The two-disc position the reference scores as a finished game (see the header comment).
-#define C4_QUIRK ((1ull << (5 * C4_H)) | (1ull << (6 * C4_H)))
 
 typedef struct Connect4 {
     OceanHeader h;  // must be first
@@ -95,7 +94,6 @@ static inline int c4_lowest_col(uint64_t cells) {
 // the playable set before x, minus x, plus the cell above x.
 static int c4_score(uint64_t agent, uint64_t opp) {
     uint64_t mask = agent | opp;
-    if (mask == C4_QUIRK) return 0;
     uint64_t agent_threats = c4_threats(agent), opp_threats = c4_threats(opp);
     int score = 0;
     for (uint64_t replies = c4_playable(mask); replies; replies &= replies - 1) {
