@@ -15,7 +15,7 @@
 // {bottom of column 5, bottom of column 6} as if the game were over, i.e. 0: every two-disc position scores
 // 0 anyway, as nobody can complete four in the three plies that follow, so nothing special is needed.)
 // Rather than walking the ~2800 nodes the reference visits, we sum the innermost two plies in closed form
-// from threat bitboards (cells that would complete a four): about 50 threat computations per move.
+// from threat bitboards (cells that would complete a four): about 20 threat computations per move.
 //
 // Bitboards: bit (col * 7 + row), row 0 at the bottom; the 7th bit of each column stays empty so that
 // shifted patterns never wrap from one column into the next.
@@ -88,24 +88,37 @@ static inline int c4_lowest_col(uint64_t cells) {
     return -1;
 }
 
-// The score of the position after the opponent's move: `agent` to move, `opp` holds the opponent's discs,
-// neither has four. Closed form of the last two plies: after the agent's reply (agent2) and an opponent answer
-// x that does not win, the agent's winning moves are those of its threats among the cells playable after x:
-// the playable set before x, minus x, plus the cell above x.
-static int c4_score(uint64_t agent, uint64_t opp) {
-    uint64_t mask = agent | opp;
-    uint64_t agent_threats = c4_threats(agent), opp_threats = c4_threats(opp);
+// The agent's possible replies: in each column, the cell playable now (level 0) or, in the column of the
+// opponent's move m, the cell above it (level 1), with the agent's threats after that reply. Computed once per
+// opponent turn rather than once per (m, reply) pair: 14 threat computations instead of 49.
+typedef struct C4Replies {
+    uint64_t cell[2][C4_COLS];     // 0 when there is no such cell (full column)
+    uint64_t threats[2][C4_COLS];  // the agent's threats after a disc on cell[level][col]
+    uint64_t now;                  // the agent's threats before its reply: a reply there wins
+} C4Replies;
+
+// The score of the opponent's move in column mcol (agent to move, nobody has four; mask holds the move).
+// Closed form of the last two plies: after the agent's reply r and an opponent answer x that does not win,
+// the agent's winning moves are its threats among the cells playable after x: the cells playable before x,
+// minus x, plus the cell above x. Summed over the quiet answers x (q) with playable cells p and threats t:
+//     |q| * |t & p| - |q & t| + |(q << 1) & t|.
+static int c4_score(const C4Replies* rep, uint64_t opp, uint64_t mask, int mcol) {
+    uint64_t opp_threats = c4_threats(opp);
     int score = 0;
-    for (uint64_t replies = c4_playable(mask); replies; replies &= replies - 1) {
-        uint64_t r = replies & (~replies + 1);
-        if (r & agent_threats) {
+    for (int c = 0; c < C4_COLS; c++) {
+        int level = c == mcol;
+        uint64_t r = rep->cell[level][c];
+        if (!r) continue;
+        if (r & rep->now) {
             score += 100;
             continue;
         }
-        uint64_t threats2 = c4_threats(agent | r), playable = c4_playable(mask | r);
-        uint64_t opp_wins = opp_threats & playable, quiet = playable & ~opp_wins;
-        score += -10 * c4_popcount(opp_wins) + c4_popcount(quiet) * c4_popcount(threats2 & playable) -
-                 c4_popcount(quiet & threats2) + c4_popcount((quiet << 1) & threats2);
+        uint64_t p = c4_playable(mask | r), t = rep->threats[level][c];
+        uint64_t opp_wins = opp_threats & p, quiet = p & ~opp_wins;
+        if (opp_wins) score -= 10 * c4_popcount(opp_wins);
+        if (t & (p | (p << 1)))  // threats are rare: skip the counting when none can be reached
+            score += c4_popcount(quiet) * c4_popcount(t & p) - c4_popcount(quiet & t) +
+                     c4_popcount((quiet << 1) & t);
     }
     return score;
 }
@@ -122,12 +135,21 @@ static unsigned c4_lookahead_choices(const Connect4* e, int scores[C4_COLS]) {
     if (e->theirs == 0 && e->mine == 1ull << (4 * C4_H)) return 1u << 3;
     uint64_t wins = c4_threats(e->theirs) & playable;
     if (wins) return 1u << c4_lowest_col(wins);
+    C4Replies rep;
+    rep.now = c4_threats(e->mine);
+    for (int c = 0; c < C4_COLS; c++) {
+        uint64_t low = playable & C4_COL(c), high = (low << 1) & C4_BOARD;
+        rep.cell[0][c] = low;
+        rep.cell[1][c] = high;
+        rep.threats[0][c] = low ? c4_threats(e->mine | low) : 0;
+        rep.threats[1][c] = high ? c4_threats(e->mine | high) : 0;
+    }
     int best = INT32_MAX;
     unsigned choices = 0;
     for (int c = 0; c < C4_COLS; c++) {
-        uint64_t m = playable & C4_COL(c);
+        uint64_t m = rep.cell[0][c];
         if (!m) continue;
-        int s = c4_score(e->mine, e->theirs | m);
+        int s = c4_score(&rep, e->theirs | m, mask | m, c);
         scores[c] = s;
         if (s < best) {
             best = s;
