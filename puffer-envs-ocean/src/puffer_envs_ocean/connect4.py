@@ -50,6 +50,11 @@ class Connect4(OceanEnv):
     **Logs** (means over finished games): ``score`` and ``episode_return`` (the final reward: +1, -1),
     ``perf`` (1 for a win, else 0), ``episode_length`` (agent moves), ``illegal`` (1 when an illegal
     move ended the game).
+
+    **Differences from the reference**, all outside the game itself: it spends one extra step after each game
+    on its reset (reward 0, action ignored), ours resets in the game's last step; it declares its observation
+    Box as [0, 1] although it writes -1, ours declares [-1, 1]; its ``episode_length`` log is not a game
+    length (it sums running step counters), ours counts the agent's moves.
     """
 
     c_name = "connect4"
