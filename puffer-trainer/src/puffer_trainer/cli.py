@@ -3,7 +3,7 @@
 Config overrides are written ``--section.key value`` (or ``--section.key=value``; dashes and underscores
 are the same; a bare boolean flag means true), after or between the other arguments::
 
-    puffer train ocean/breakout --train.learning-rate 0.01 --train.anneal-lr false --vec.num-envs=4
+    puffer train ocean/breakout --train.learning-rate 0.01 --train.anneal-lr false --env.num-envs=4096
     puffer train ocean/breakout --config my.toml --wandb --resume latest
     puffer eval ocean/breakout --checkpoint runs/NAME/checkpoints/latest.pt --render breakout.gif
     puffer list
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="puffer",
         description="Puffer: fast reinforcement learning. Config overrides: --section.key value "
-        "(e.g. --train.learning-rate 0.01 --vec.num-envs 8 --train.anneal-lr false).",
+        "(e.g. --train.learning-rate 0.01 --env.num-envs 4096 --train.anneal-lr false).",
         allow_abbrev=False,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -137,6 +137,9 @@ def _config_keys_help() -> str:
     lines = [
         "config keys (trainer defaults; the env's registered config may change them, see --print-config;",
         "--env.KEY sets the env's own keyword arguments):",
+        "  agents = vec.num-env-objects (env objects in the vector env) x agents per object; an ocean env",
+        "  object steps --env.num-envs copies (1024 by default), so --env.num-envs sets the agent count there.",
+        "  (--vec.num-envs is the deprecated old name of --vec.num-env-objects.)",
     ]
     for section, cls in SECTIONS.items():
         items = []
@@ -265,6 +268,8 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     if args.print_config:
         from .run_folder import to_toml
 
+        for warning in config.warnings:
+            print(f"puffer: warning: {warning}", file=sys.stderr)
         sys.stdout.write(to_toml(config.to_dict()))
         return 0
     result = run(config)
