@@ -349,10 +349,10 @@ class _Loop:
         else:
             elapsed = time.perf_counter() - start
             sps = (trainer.global_step - start_step) / max(elapsed, 1e-9)
+            # The checkpoint first: a long path wraps there, and "done" stays the last line, whole.
+            self.say(f"checkpoint {self.last_checkpoint}")
             self.say(
-                f"done: {trainer.global_step:,} steps, {trainer.epoch} epochs in {elapsed:.1f}s "
-                f"({sps:,.0f} SPS); "
-                f"checkpoint {self.last_checkpoint}"
+                f"done: {trainer.global_step:,} steps, {trainer.epoch} epochs in {elapsed:.1f}s ({sps:,.0f} SPS)"
             )
 
     def _score_line(self) -> str:
