@@ -68,13 +68,15 @@ def test_trials_time_training_with_the_configs_agents(monkeypatch):
         return original(self)
 
     monkeypatch.setattr(Trainer, "train", counting_train)
-    config = load_config("ocean/squared", overrides=["--env.num-envs", "16", "--env.size", "5",
-                                                     "--train.horizon", "8", "--train.torch-threads", "1"])  # fmt: skip
+    overrides = ["--env.num-envs", "16", "--env.size", "5", "--train.horizon", "8",
+                 "--train.torch-threads", "1"]  # fmt: skip
+    config = load_config("ocean/squared", overrides=overrides)
     start = time.perf_counter()
     seen = []
     result = autotune(config, budget_s=8.0, trial_s=0.3, cores=2, report=seen.append)
     elapsed = time.perf_counter() - start
-    assert seen == result.trials and result.trials[0].current and result.trials[0].layout == current_layout(config)
+    assert seen == result.trials and result.trials[0].current
+    assert result.trials[0].layout == current_layout(config)
     ok = [t for t in result.trials if t.error is None]
     assert ok and all(t.agents == 16 and t.sps > 0 for t in ok)
     # Each trial is real training: a warm-up update and at least one timed one, on 16 agents every time.
@@ -121,7 +123,8 @@ def test_cli_prints_each_layout_against_the_current_one_and_the_changes(monkeypa
 
 def test_cli_keeps_the_current_layout_unless_another_is_clearly_faster(monkeypatch, capsys):
     fake_trials(monkeypatch, lambda layout, current: 100.0 if current else 104.0)
-    code = main(["autotune", "gym/CartPole-v1", "--vec.num-env-objects", "2", "--budget", "5", "--trial", "0.1"])
+    code = main(["autotune", "gym/CartPole-v1", "--vec.num-env-objects", "2", "--budget", "5",
+                 "--trial", "0.1"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
     assert "best: the current layout, 100 training SPS; no other was 5% faster" in out

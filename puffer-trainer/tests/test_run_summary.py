@@ -30,8 +30,8 @@ def test_start_names_the_agent_count_and_the_end_the_score_and_target(tmp_path, 
     step = int(re.search(r"at step ([\d,]+)", reached).group(1).replace(",", ""))
     assert 0 < step <= 3 * BATCH
     assert re.fullmatch(
-        rf"\[puffer\] final score [\d.]+ \(mean over the last log interval\); target -1 first reached at step "
-        rf"{step:,} after \d+s",
+        rf"\[puffer\] final score [\d.]+ \(mean over the last log interval\); "
+        rf"target -1 first reached at step {step:,} after \d+s",
         lines[-3],
     ), lines[-3]
     assert lines[-2] == f"[puffer] checkpoint {tmp_path / 's' / 'checkpoints' / 'epoch_000004.pt'}"
@@ -40,7 +40,9 @@ def test_start_names_the_agent_count_and_the_end_the_score_and_target(tmp_path, 
 
 
 def test_a_missed_target_is_reported_and_returned(tmp_path, capsys):
-    result = train(ENV_ID, total_timesteps=2 * BATCH, run_name="miss", score_target=1e9, **tiny_kwargs(tmp_path))
+    result = train(
+        ENV_ID, total_timesteps=2 * BATCH, run_name="miss", score_target=1e9, **tiny_kwargs(tmp_path)
+    )
     out = capsys.readouterr().out
     assert "target 1e+09 not reached" in out
     assert result.score_key == "score" and 0.0 <= result.score <= 1.0

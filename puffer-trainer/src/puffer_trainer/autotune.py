@@ -98,7 +98,8 @@ class Layout:
         text = f"{self.backend}: {objects}"
         if self.backend != "serial":
             workers = "auto" if self.num_workers is None else self.num_workers
-            text += f", {workers} worker{'' if workers == 1 else 's'}, batch {self.batch_size or self.num_env_objects}"
+            batch = self.batch_size or self.num_env_objects
+            text += f", {workers} worker{'' if workers == 1 else 's'}, batch {batch}"
         return text
 
 
@@ -231,7 +232,7 @@ def time_training(config: Any, layout: Layout, trial_s: float, current: bool = F
                 break
         trial.sps = (int(trainer.global_step) - first_step) / elapsed
     except ConfigError:
-        raise  # the config itself cannot train (e.g. its batch sizes): no layout would, since agents are fixed
+        raise  # the config itself cannot train (e.g. its batch sizes), whatever the layout: agents are fixed
     except Exception as error:  # a layout this env cannot use is a result, not a crash
         trial.error = f"{type(error).__name__}: {error}"
     finally:
@@ -261,7 +262,7 @@ def autotune(
     cores: int | None = None,
     report: Callable[[Trial], None] | None = None,
 ) -> AutotuneResult:
-    """Measure ``config``'s layout, then the :func:`candidate_layouts`, by training on each; see the module doc.
+    """Time ``config``'s layout, then the :func:`candidate_layouts`, by training on each (see the module doc).
 
     Args:
         config: a resolved :class:`~puffer_trainer.config.Config`, or an env id (its default config).
@@ -277,7 +278,9 @@ def autotune(
     if not (budget_s > 0 and trial_s > 0):
         raise ValueError(f"budget_s and trial_s must be positive, got {budget_s} and {trial_s}")
     if max_env_objects < 1 or max_trials < 1:
-        raise ValueError(f"max_env_objects and max_trials must be >= 1, got {max_env_objects} and {max_trials}")
+        raise ValueError(
+            f"max_env_objects and max_trials must be >= 1, got {max_env_objects} and {max_trials}"
+        )
     if isinstance(config, str):
         from .config import load_config
 
@@ -290,9 +293,10 @@ def autotune(
     def measure(layout: Layout, is_current: bool = False) -> Trial:
         trial = time_training(config, layout, trial_s, current=is_current)
         baseline = result.baseline
-        if trial.error is None and baseline is not None and baseline.agents and trial.agents != baseline.agents:
+        expected = baseline.agents if baseline is not None else 0
+        if trial.error is None and expected and trial.agents != expected:
             # Never expected (layouts keep the agent count), but a faster run with other agents is no answer.
-            trial.error = f"has {trial.agents} agents instead of {baseline.agents}"
+            trial.error = f"has {trial.agents} agents instead of {expected}"
         result.trials.append(trial)
         if report is not None:
             report(trial)

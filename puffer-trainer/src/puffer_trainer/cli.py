@@ -149,7 +149,7 @@ def _config_keys_help() -> str:
         "config keys (trainer defaults; the env's registered config may change them, see --print-config;",
         "--env.KEY sets the env's own keyword arguments):",
         "  agents = vec.num-env-objects (env objects in the vector env) x agents per object; an ocean env",
-        "  object steps --env.num-envs copies (1024 by default), so --env.num-envs sets the agent count there.",
+        "  object steps --env.num-envs copies (1024 by default): there --env.num-envs sets the agent count.",
         "  (--vec.num-envs is the deprecated old name of --vec.num-env-objects.)",
     ]
     for section, cls in SECTIONS.items():
@@ -398,11 +398,11 @@ def _autotune(args: argparse.Namespace, overrides: list[str]) -> int:
         _error("every layout failed; see the errors above")
         return EXIT_FAILED
     count = len(result.trials)
-    print(f"{count} layout{'s' if count != 1 else ''} of {best.agents:,} agents timed in {result.elapsed_s:.1f}s")
+    layouts = f"{count} layout{'s' if count != 1 else ''}"
+    print(f"{layouts} of {best.agents:,} agents timed in {result.elapsed_s:.1f}s")
     if best is baseline:
-        print(
-            f"best: the current layout, {human(best.sps)} training SPS; no other was {MIN_GAIN - 1:.0%} faster"
-        )
+        gain = f"{MIN_GAIN - 1:.0%}"
+        print(f"best: the current layout, {human(best.sps)} training SPS; no other was {gain} faster")
         print("overrides: none (keep the current layout)")
         return 0
     if baseline is not None and baseline.error is None and baseline.sps > 0:
@@ -412,8 +412,11 @@ def _autotune(args: argparse.Namespace, overrides: list[str]) -> int:
     print(f"best: {best.layout}, {human(best.sps)} training SPS, {versus}")
     changes = best.layout.overrides(baseline.layout if baseline is not None else None)
     print("overrides: " + " ".join(changes))
-    changed = {normalize_key(*key[2:].split(".", 1)) for key in changes[::2]}
-    kept = [item for item in overrides if normalize_key(*item[2:].split("=", 1)[0].split(".", 1)) not in changed]
+    def key_of(token: str) -> tuple[str, str]:  # "--env.num-envs=64" -> ("env", "num_envs")
+        return normalize_key(*token[2:].split("=", 1)[0].split(".", 1))
+
+    changed = {key_of(key) for key in changes[::2]}
+    kept = [item for item in overrides if key_of(item) not in changed]  # the layout's values replace them
     given = (["--config", args.config] if args.config else []) + kept
     print(f"run: puffer train {args.env} " + " ".join([*given, *changes]))
     return 0

@@ -351,9 +351,8 @@ class _Loop:
             sps = (trainer.global_step - start_step) / max(elapsed, 1e-9)
             # The checkpoint first: a long path wraps there, and "done" stays the last line, whole.
             self.say(f"checkpoint {self.last_checkpoint}")
-            self.say(
-                f"done: {trainer.global_step:,} steps, {trainer.epoch} epochs in {elapsed:.1f}s ({sps:,.0f} SPS)"
-            )
+            steps = f"{trainer.global_step:,} steps, {trainer.epoch} epochs"
+            self.say(f"done: {steps} in {elapsed:.1f}s ({sps:,.0f} SPS)")
 
     def _score_line(self) -> str:
         """``final score 370 (...); target 364.8 first reached at step 24.2M after 3m00s`` or not reached."""

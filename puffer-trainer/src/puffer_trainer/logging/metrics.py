@@ -189,7 +189,7 @@ def _time_axis(axes: Any, records: list[dict[str, Any]], np: Any) -> None:
     xs, ts = np.asarray(steps), np.asarray(times)
 
     def interp(x: Any, xp: Any, fp: Any) -> Any:
-        # Linear beyond both ends, not clamped: the axis margins lie outside the data and must stay invertible.
+        # Linear beyond both ends, not clamped: axis margins lie outside the data and must stay invertible.
         x = np.asarray(x, dtype=float)
         out = np.interp(x, xp, fp)
         low, high = (fp[1] - fp[0]) / (xp[1] - xp[0]), (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])

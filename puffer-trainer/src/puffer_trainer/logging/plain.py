@@ -76,10 +76,11 @@ def format_line(snapshot: Snapshot, width: int = LINE_WIDTH - len(PREFIX)) -> st
     the time split. ``metrics.jsonl`` holds every value.
     """
     remaining = snapshot.remaining_s
+    progress = f"{snapshot.progress:.0%}"
     eta = duration(remaining) if remaining is not None else "?"
     # (priority, text); shown in list order, kept by priority (lower first) while the line fits.
     parts: list[tuple[int, str]] = [
-        (0, f"step {human(snapshot.global_step)}/{human(snapshot.total_timesteps)} ({snapshot.progress:.0%})"),
+        (0, f"step {human(snapshot.global_step)}/{human(snapshot.total_timesteps)} ({progress})"),
         (0, f"sps {human(snapshot.sps)}"),
         (0, f"{duration(snapshot.elapsed_s)}, ETA {eta}"),
         (5, f"epoch {snapshot.epoch}"),
