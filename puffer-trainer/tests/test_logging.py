@@ -170,6 +170,19 @@ def test_curve_has_a_title_a_target_line_and_a_time_axis():
     assert not any(ln.get_linestyle() == "--" for ax in figure.axes for ln in ax.get_lines())
 
 
+def test_a_resumed_metrics_file_keeps_its_time_and_drops_later_records(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    writer = MetricsWriter(path)
+    for step, seconds in ((100, 1.0), (200, 2.5), (300, 4.0)):
+        writer.log(dataclasses.replace(snapshot(step), elapsed_s=seconds))
+    writer.close()
+    resumed = MetricsWriter(path, resume_step=200)  # the checkpoint was written at step 200
+    resumed.close()
+    assert [r["step"] for r in resumed.resumed_records] == [100, 200]
+    assert resumed.resumed_elapsed_s == 2.5  # the resumed run's clock continues from there
+    assert MetricsWriter(tmp_path / "new.jsonl").resumed_elapsed_s == 0.0
+
+
 def test_curve_without_episodes_and_torn_last_line(tmp_path):
     (tmp_path / "m.jsonl").write_text('{"step": 1, "sps": 10}\n{"step": 2, "sp')
     records = read_metrics(tmp_path / "m.jsonl")

@@ -70,3 +70,13 @@ def test_dashboard_run_prints_its_summary_below_the_last_frame(tmp_path, monkeyp
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
     assert "time split" in text  # the dashboard was drawn
     assert text.rindex("time split") < text.index("final score") < text.index("done: ")
+
+
+def test_train_help_explains_env_objects_and_agents():
+    from puffer_trainer.cli import build_parser
+
+    parser = build_parser()
+    train_parser = parser._subparsers._group_actions[0].choices["train"]
+    text = train_parser.format_help()
+    assert "num-env-objects=1" in text and "num-envs=" not in text.split("--vec.KEY:")[1].split("--policy")[0]
+    assert "agents = vec.num-env-objects" in text and "deprecated old name" in text
