@@ -66,6 +66,11 @@ def test_plain_line_shows_the_score_first_and_the_time_split_when_there_is_room(
     assert crowded.index("score 0.5") < crowded.index("length 9")
     waiting = dataclasses.replace(snapshot(), sps=0.0)
     assert "ETA ?" in format_line(waiting)
+    # value_loss does not fit: entropy, shorter but after it, is left out too (lines keep their columns).
+    losses = {"policy_loss": 0.01, "value_loss": 1.23e-7, "entropy": 1.2}
+    tight = dataclasses.replace(snapshot(score=0.5, episode_length=99.5), losses=losses)
+    line = format_line(tight)
+    assert line.endswith("| score 0.5 | length 99.5 | policy_loss 0.01"), line
 
 
 def test_plain_output_never_exceeds_120_columns():

@@ -98,11 +98,12 @@ def format_line(snapshot: Snapshot, width: int = LINE_WIDTH - len(PREFIX)) -> st
     parts.append((8, " ".join(f"{k} {v:.0%}" for k, v in ordered_split(snapshot))))
     keep = [False] * len(parts)
     used = -len(SEPARATOR)
-    for index in sorted(range(len(parts)), key=lambda i: parts[i][0]):
+    for index in sorted(range(len(parts)), key=lambda i: parts[i][0]):  # stable: list order within a priority
         cost = len(SEPARATOR) + len(parts[index][1])
-        if used + cost <= width or parts[index][0] == 0:
-            keep[index] = True
-            used += cost
+        if used + cost > width and parts[index][0] > 0:
+            break  # nothing after the first item that does not fit, so the lines of a run keep their columns
+        keep[index] = True
+        used += cost
     return SEPARATOR.join(text for (_, text), kept in zip(parts, keep) if kept)
 
 
