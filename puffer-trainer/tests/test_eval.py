@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -78,6 +80,14 @@ def test_eval_reports_exactly_the_episodes_asked_for(checkpoint, episodes, capsy
                  "--env.num-envs", "64", "--env.size", "5"])  # fmt: skip
     assert code == 0
     assert f": {episodes} episode(s) in " in capsys.readouterr().out
+
+
+def test_eval_says_when_max_steps_cut_it_short(checkpoint, capsys):
+    code = main(["eval", ENV_ID, "--checkpoint", str(checkpoint), "--episodes", "50", "--max-steps", "3",
+                 "--env.num-envs", "1", "--env.size", "5"])  # fmt: skip
+    out = capsys.readouterr().out
+    finished = int(re.search(r": (\d) episode\(s\) in 3 steps", out).group(1))  # one env copy: at most 3
+    assert code == 0 and f"only {finished} of 50 episode(s) finished within --max-steps 3" in out
 
 
 def test_tally_averages_exactly_the_first_n_episodes():

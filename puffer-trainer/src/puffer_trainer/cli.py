@@ -330,6 +330,9 @@ def _eval(args: argparse.Namespace, overrides: list[str]) -> int:
     )
     stats = ", ".join(f"{k} {human(v)}" for k, v in sorted(result.stats.items())) or "no episode finished"
     print(f"{args.env}: {result.episodes} episode(s) in {result.steps} steps: {stats}")
+    if result.episodes < args.episodes:
+        limit = f"--max-steps {args.max_steps}"
+        print(f"only {result.episodes} of {args.episodes} episode(s) finished within {limit}")
     if result.render_path is not None:
         print(f"wrote {result.frames} frames to {result.render_path}")
     return 0
