@@ -57,6 +57,15 @@ def test_layout_overrides_round_trip_and_name_only_what_changes():
     assert current.overrides(current) == []
 
 
+def test_current_layout_knows_the_copies_of_an_env_object():
+    import puffer_core
+
+    default = puffer_core.spec("ocean/squared").default_kwargs["num_envs"]  # registered, not in config.env
+    assert current_layout(load_config("ocean/squared")).env_copies == default
+    assert current_layout(load_config("ocean/squared", overrides=["--env.num-envs", "8"])).env_copies == 8
+    assert current_layout(load_config("gym/CartPole-v1")).env_copies is None  # one agent per env object
+
+
 def test_trials_time_training_with_the_configs_agents(monkeypatch):
     from puffer_trainer.trainer import Trainer
 

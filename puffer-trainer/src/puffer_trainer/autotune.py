@@ -153,8 +153,16 @@ def cpu_count() -> int:
 
 
 def current_layout(config: Any) -> Layout:
-    """The layout of ``config``; ``env_copies`` is the ``num_envs`` env kwarg when it is a whole number."""
+    """The layout of ``config``; ``env_copies`` is the ``num_envs`` env kwarg (the config's, else the env's
+    registered default) when it is a whole number."""
     copies = config.env.get("num_envs")
+    if copies is None:
+        import puffer_core
+
+        try:
+            copies = puffer_core.spec(config.env_id).default_kwargs.get("num_envs")
+        except Exception:  # an id the registry only resolves when making the env (gym/...): no default
+            copies = None
     copies = copies if isinstance(copies, int) and not isinstance(copies, bool) and copies > 0 else None
     vec = config.vec
     return Layout(vec.backend, int(vec.num_env_objects), vec.num_workers, vec.batch_size, copies)
