@@ -12,7 +12,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH=/tmp/site:$PWD/puffer-core/src:$PWD/puffer-trainer/src
 python3 -m pip install -q --no-build-isolation --no-deps ./puffer-kernels ./puffer-envs-ocean || exit 1
 B=puffer-trainer/benchmarks/train_sps.py
-BASE="--train.device cuda --env.num_envs 8192 --vec.backend serial --vec.num-envs 1 --train.torch-threads 1
+BASE="--train.device cuda --env.num_envs 8192 --vec.backend serial --vec.num-env-objects 1 --train.torch-threads 1
  --train.total-timesteps ${STEPS:-50000000}"
 if [ -n "${PROFILE:-}" ]; then
   echo "== profile of one epoch, alone on the machine: $PROFILE"

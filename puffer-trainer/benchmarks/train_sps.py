@@ -29,7 +29,7 @@ def env_only_sps(config, seconds: float) -> float:
 
     vc = config.vec
     vec = puffer_core.vector.make(
-        config.env_id, num_envs=vc.num_envs, backend=vc.backend, num_workers=vc.num_workers,
+        config.env_id, num_envs=vc.num_env_objects, backend=vc.backend, num_workers=vc.num_workers,
         batch_size=vc.batch_size, seed=0, env_kwargs=dict(config.env),
     )  # fmt: skip
     rng = np.random.default_rng(0)

@@ -72,11 +72,13 @@ def test_print_config_layers_file_then_overrides_and_flags(tmp_path, capsys):
          "--log", "plain", "--print-config"]
     )  # fmt: skip
     assert code == 0
-    config = tomllib.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    config = tomllib.loads(captured.out)
     assert config["env_id"] == "gym/CartPole-v1"
     assert config["train"]["learning_rate"] == 0.01  # the override beats the file
     assert config["train"]["gamma"] == 0.9  # the file beats the defaults
-    assert config["vec"]["num_envs"] == 3
+    assert config["vec"]["num_env_objects"] == 3  # an old file's vec.num_envs, read under its new name
+    assert "warning: vec.num_envs" in captured.err and "vec.num_env_objects" in captured.err
     assert config["run"]["wandb"] is True
     assert config["run"]["log"] == "plain"
     # The printed config is itself a valid --config file that resolves to the same values.

@@ -6,7 +6,14 @@ import re
 
 import pytest
 
-from puffer_trainer.config import Config, ConfigError, apply_overrides, load_config, parse_bool
+from puffer_trainer.config import (
+    DEPRECATED_KEYS,
+    Config,
+    ConfigError,
+    apply_overrides,
+    load_config,
+    parse_bool,
+)
 
 
 def test_env_train_config_layers_over_trainer_defaults():
@@ -17,6 +24,7 @@ def test_env_train_config_layers_over_trainer_defaults():
     for section, values in (spec.train_config or {}).items():
         for key, value in values.items():
             target = config.env if section == "env" else getattr(config, section)
+            key = DEPRECATED_KEYS.get((section, key), key)  # an old key name sets the new field
             got = target[key] if section == "env" else getattr(target, key)
             assert got == value, (section, key)
     # A trainer default the env does not set survives.
@@ -27,12 +35,13 @@ def test_overrides_accept_dashes_underscores_and_equals():
     config = load_config(
         "ocean/squared",
         overrides=[
-            "--train.learning-rate", "0.02", "--train.update_epochs=3", "--vec.num-envs=4", "--policy.lstm"
+            "--train.learning-rate", "0.02", "--train.update_epochs=3", "--vec.num-env-objects=4",
+            "--policy.lstm",
         ],  # fmt: skip
     )
     assert config.train.learning_rate == 0.02
     assert config.train.update_epochs == 3
-    assert config.vec.num_envs == 4
+    assert config.vec.num_env_objects == 4
     assert config.policy.lstm is True  # a bare flag switches a boolean on
 
 
@@ -118,11 +127,11 @@ def test_env_keys_normalize_the_same_on_the_library_and_cli_paths(tmp_path):
     """`--env.num-envs 4` is the env kwarg `num_envs` through `puffer train` and load_config alike."""
     from puffer_trainer.cli import _train, build_parser, split_overrides
 
-    argv = ["train", "ocean/squared", "--env.num-envs", "4", "--env.size=5", "--vec.num-envs", "2"]
+    argv = ["train", "ocean/squared", "--env.num-envs", "4", "--env.size=5", "--vec.num-env-objects", "2"]
     rest, overrides = split_overrides(argv)
     library = load_config("ocean/squared", overrides=argv[2:])
     assert library.env["num_envs"] == 4 and library.env["size"] == 5 and "num-envs" not in library.env
-    assert library.vec.num_envs == 2
+    assert library.vec.num_env_objects == 2
     assert load_config("ocean/squared", overrides=overrides) == library
     # The CLI's resolved config, as `puffer train --print-config` prints it, holds the same keys.
     import contextlib
@@ -196,3 +205,51 @@ def test_values_no_run_can_use_are_refused_up_front(override, message):
 
 def test_a_plain_run_name_is_accepted():
     assert load_config("ocean/squared", overrides=["--run.run-name=my-run_2"]).run.run_name == "my-run_2"
+
+
+# -- vec.num_envs -> vec.num_env_objects ------------------------------------------------------------------
+def test_old_vec_num_envs_key_sets_num_env_objects_with_one_warning(tmp_path):
+    config = load_config("ocean/squared", overrides=["--vec.num-envs", "3", "--env.num-envs", "8"])
+    assert config.vec.num_env_objects == 3 and config.env["num_envs"] == 8
+    (warning,) = config.warnings
+    assert "vec.num_envs" in warning and "vec.num_env_objects" in warning and "'--vec.num-envs'" in warning
+    assert "\n" not in warning
+    data = config.to_dict()
+    assert data["vec"]["num_env_objects"] == 3 and "num_envs" not in data["vec"] and "warnings" not in data
+    # A TOML file written for 0.1.0 keeps working; the warning names the file.
+    path = tmp_path / "old.toml"
+    path.write_text("[vec]\nnum_envs = 2\nnum-workers = 2\n")
+    config = load_config("ocean/squared", path)
+    assert (config.vec.num_env_objects, config.vec.num_workers) == (2, 2)
+    assert len(config.warnings) == 1 and str(path) in config.warnings[0]
+    # The new name warns about nothing; a saved config (a checkpoint's) restores silently.
+    assert load_config("ocean/squared", overrides=["--vec.num-env-objects=2"]).warnings == []
+    restored = Config.from_dict({"env_id": "x/y", "vec": {"num_envs": 5}})
+    assert restored.vec.num_env_objects == 5 and restored.warnings == []
+
+
+def test_a_registered_train_config_with_the_old_key_warns_its_plugin_not_the_user(monkeypatch):
+    import dataclasses
+
+    import puffer_core
+
+    spec = dataclasses.replace(puffer_core.spec("ocean/squared"), train_config={"vec": {"num_envs": 2}})
+    monkeypatch.setattr(puffer_core, "spec", lambda env_id: spec)
+    with pytest.warns(DeprecationWarning, match="train_config of ocean/squared"):
+        config = load_config("ocean/squared")
+    assert config.vec.num_env_objects == 2 and config.warnings == []  # nothing printed at every run
+
+
+def test_vec_num_envs_attribute_and_train_keyword_still_work(tmp_path):
+    from puffer_trainer.run import resolve_config
+
+    config = Config("x/y")
+    with pytest.warns(DeprecationWarning, match="num_env_objects"):
+        config.vec.num_envs = 4
+    assert config.vec.num_env_objects == 4
+    with pytest.warns(DeprecationWarning):
+        assert config.vec.num_envs == 4
+    resolved = resolve_config("ocean/squared", None, {"num_envs": 2})
+    assert resolved.vec.num_env_objects == 2 and "train(num_envs=...)" in resolved.warnings[0]
+    resolved = resolve_config("ocean/squared", None, {"vec__num_envs": 2, "env": {"num_envs": 7}})
+    assert resolved.vec.num_env_objects == 2 and resolved.env["num_envs"] == 7

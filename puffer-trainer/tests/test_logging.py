@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -12,7 +13,7 @@ import pytest
 from puffer_trainer.logging import Snapshot, make_console_logger
 from puffer_trainer.logging.dashboard import Dashboard
 from puffer_trainer.logging.metrics import MetricsWriter, plot_curve, read_metrics
-from puffer_trainer.logging.plain import PlainLogger, format_line
+from puffer_trainer.logging.plain import LINE_WIDTH, PlainLogger, format_line
 from puffer_trainer.logging.wandb import choose_mode
 
 
@@ -38,10 +39,11 @@ def test_auto_mode_picks_plain_off_a_terminal_and_dashboard_on_one():
         make_console_logger("fancy", io.StringIO())
 
 
-def test_plain_line_has_progress_losses_and_time_split():
+def test_plain_line_has_progress_eta_score_and_losses():
     line = format_line(snapshot())
-    for part in ("step 12.3k/100k (12%)", "epoch 3", "sps 4120", "episode_return 22.5", "policy_loss 0.01",
-                 "lr 3.00e-04", "env 40%", "inference 30%", "learn 20%", "copy 5%", "other 5%"):  # fmt: skip
+    # ETA: (100k - 12288 steps) / 4120 SPS = 21 s.
+    for part in ("step 12.3k/100k (12%)", "sps 4120", "10s, ETA 21s", "return 22.5", "length 40",
+                 "policy_loss 0.01", "value_loss 0.5"):  # fmt: skip
         assert part in line, (part, line)
     stream = io.StringIO()
     logger = PlainLogger(stream)
@@ -50,6 +52,46 @@ def test_plain_line_has_progress_losses_and_time_split():
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2 and lines[0].startswith("[puffer] step") and lines[1] == "[puffer] hello"
     assert "\x1b[" not in stream.getvalue()  # no terminal control codes in files/CI logs
+
+
+def test_plain_line_shows_the_score_first_and_the_time_split_when_there_is_room():
+    roomy = Snapshot(
+        env_id="e", run_name="r", global_step=5, total_timesteps=10, epoch=1, elapsed_s=1.0, sps=5.0,
+        timings={"env": 0.4, "learn": 0.5}, episode={"score": 0.25}, losses={},
+    )  # fmt: skip
+    line = format_line(roomy)
+    assert line == "step 5/10 (50%) | sps 5 | 1s, ETA 1s | epoch 1 | score 0.25 | env 40% learn 50% other 10%"
+    # The env's score comes before the return it duplicates; no SPS yet means no ETA yet.
+    crowded = format_line(snapshot(score=0.5, episode_return=3.0, episode_length=9.0))
+    assert crowded.index("score 0.5") < crowded.index("length 9")
+    waiting = dataclasses.replace(snapshot(), sps=0.0)
+    assert "ETA ?" in format_line(waiting)
+    # value_loss does not fit: entropy, shorter but after it, is left out too (lines keep their columns).
+    losses = {"policy_loss": 0.01, "value_loss": 1.23e-7, "entropy": 1.2}
+    tight = dataclasses.replace(snapshot(score=0.5, episode_length=99.5), losses=losses)
+    line = format_line(tight)
+    assert line.endswith("| score 0.5 | length 99.5 | policy_loss 0.01"), line
+
+
+def test_plain_output_never_exceeds_120_columns():
+    many = {f"metric_with_a_long_name_{i}": 1234.5 + i for i in range(20)}
+    losses = {f"loss_term_{i}": 0.001 * i for i in range(20)}
+    huge = Snapshot(
+        env_id="e", run_name="r", global_step=123_456_789_012, total_timesteps=999_999_999_999, epoch=10**9,
+        elapsed_s=10**6, sps=1e-3, timings={f"phase_{i}": 1.0 for i in range(12)},
+        episode={"score": -1.23456e-7, **many}, losses=losses,
+    )  # fmt: skip
+    stream = io.StringIO()
+    logger = PlainLogger(stream)
+    logger.log(huge)
+    logger.log(snapshot())
+    logger.message("done: " + "word " * 60 + "/a/path/that/is/rather/long/checkpoints/latest.pt")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) >= 5
+    assert all(len(line) <= LINE_WIDTH == 120 for line in lines), max(lines, key=len)
+    assert lines[0].startswith("[puffer] step 123G/1T (12%) | sps 1.00e-03 | 11d13h, ETA >99d | ")
+    assert "score -1.23e-07" in lines[0]
+    assert lines[-1].endswith("/a/path/that/is/rather/long/checkpoints/latest.pt")  # paths are not cut
 
 
 def test_dashboard_draws_every_section():
@@ -86,6 +128,64 @@ def test_metrics_jsonl_and_curve_png(tmp_path):
     again.log(snapshot(7000))
     again.close()
     assert len(read_metrics(tmp_path / "metrics.jsonl")) == 7
+
+
+def test_dashboard_end_leaves_the_last_frame_above_later_messages():
+    stream = FakeTTY()
+    dashboard = Dashboard(stream)
+    dashboard.console.width = 140
+    dashboard.log(snapshot(1000))
+    dashboard.log(snapshot(2000))
+    dashboard.end()
+    dashboard.message("done: the summary")
+    dashboard.close()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
+    assert text.rindex("time split") < text.index("done: the summary")
+
+
+def test_curve_has_a_title_a_target_line_and_a_time_axis():
+    from puffer_trainer.logging.metrics import curve_figure
+
+    records = [
+        {"step": 1000 * i, "elapsed_s": 2.0 * i, "episode/episode_return": float(i), "episode/score": i / 10,
+         "episode/episode_length": 50.0}
+        for i in range(1, 8)
+    ]  # fmt: skip
+    figure = curve_figure(records, title="ocean/squared · run1", target=0.5)
+    assert figure.get_suptitle() == "ocean/squared · run1"
+    panels = [ax for ax in figure.axes if ax.get_ylabel()]
+    assert [ax.get_ylabel() for ax in panels] == ["episode return", "score", "episode length"]  # no duplicate
+    # The target is drawn on the score's panel (the env logs a score), not on the return's.
+    dashed = {ax.get_ylabel(): [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"] for ax in panels}
+    assert not dashed["episode return"] and not dashed["episode length"]
+    (line,) = dashed["score"]
+    assert list(line.get_ydata()) == [0.5, 0.5]
+    reached = [ln for ln in panels[1].get_lines() if ln.get_marker() == "o"]
+    assert list(reached[0].get_xdata()) == [5000]  # first record with score >= 0.5
+    # A secondary x-axis in wall-clock seconds maps step 3000 to 6 s.
+    (top,) = [child for child in panels[0].child_axes]
+    assert top.get_xlabel() == "wall-clock seconds"
+    assert top._functions[0](3000.0) == pytest.approx(6.0)
+    assert top._functions[1](6.0) == pytest.approx(3000.0)
+    # Without a score metric the target applies to the return; without a target no line at all.
+    plain = [{k: v for k, v in r.items() if k != "episode/score"} for r in records]
+    figure = curve_figure(plain, target=4.0)
+    assert [ln.get_ydata()[0] for ln in figure.axes[0].get_lines() if ln.get_linestyle() == "--"] == [4.0]
+    figure = curve_figure(records)
+    assert not any(ln.get_linestyle() == "--" for ax in figure.axes for ln in ax.get_lines())
+
+
+def test_a_resumed_metrics_file_keeps_its_time_and_drops_later_records(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    writer = MetricsWriter(path)
+    for step, seconds in ((100, 1.0), (200, 2.5), (300, 4.0)):
+        writer.log(dataclasses.replace(snapshot(step), elapsed_s=seconds))
+    writer.close()
+    resumed = MetricsWriter(path, resume_step=200)  # the checkpoint was written at step 200
+    resumed.close()
+    assert [r["step"] for r in resumed.resumed_records] == [100, 200]
+    assert resumed.resumed_elapsed_s == 2.5  # the resumed run's clock continues from there
+    assert MetricsWriter(tmp_path / "new.jsonl").resumed_elapsed_s == 0.0
 
 
 def test_curve_without_episodes_and_torn_last_line(tmp_path):
@@ -129,7 +229,8 @@ def test_run_folder_holds_config_metrics_curve_and_checkpoints(tmp_path, capsys)
     # Not a terminal (captured): plain lines, no control codes, one per epoch with log_interval_s = 0.
     steps = [line for line in out.splitlines() if line.startswith("[puffer] step ")]
     assert len(steps) >= 2 and "\x1b[" not in out
-    assert all(" sps " in line and "env " in line and "learn " in line for line in steps)
+    assert all(" sps " in line and "ETA" in line and len(line) <= 120 for line in steps)
+    assert all(len(line) <= 120 for line in out.splitlines())
     folder = tmp_path / "folder"
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["checkpoints", "config.toml", "curve.png", "metrics.jsonl"]

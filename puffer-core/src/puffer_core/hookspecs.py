@@ -43,8 +43,8 @@ class EnvSpec:
         creator: called as ``creator(buf=..., seed=..., **kwargs)`` and returns a
             :class:`~puffer_core.env.PufferEnv`.
         default_kwargs: env kwargs used unless the caller overrides them.
-        train_config: the env's default training config, sections of plain data (e.g.
-            ``{"train": {"learning_rate": 0.01}, "vec": {"num_envs": 8}}``) the trainer layers over its own.
+        train_config: the env's default training config, sections of plain data the trainer layers over its
+            own (e.g. ``{"train": {"learning_rate": 0.01}, "vec": {"num_env_objects": 8}}``).
         description: one line for ``puffer list``.
         plugin: name of the plugin that registered it (filled in by the registry).
     """

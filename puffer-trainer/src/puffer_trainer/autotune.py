@@ -1,10 +1,17 @@
-"""``puffer autotune ENV``: a short, bounded search for the vector-env layout with the best SPS here.
+"""``puffer autotune ENV``: a short, bounded search for the vector-env layout that trains fastest here.
 
-It times the vector env alone (random valid actions through the async ``recv``/``send`` API), for a few
-layouts: the serial backend with growing ``num_envs``, then the multiprocessing backend with one or two
-workers per core and a full or half batch (half lets the trainer's inference overlap with stepping).
-Every trial runs for ``trial_s`` seconds and the whole search stops after ``budget_s``; the best layout is
-printed as command-line overrides for ``puffer train``.
+The number of agents is the config's and stays fixed: it shapes the batch and the learning, so a layout
+that trained faster with more agents would be a different experiment, not a faster one. What changes is how
+those agents are laid out: the backend (serial or multiprocessing), the number of workers, the batch of env
+objects per ``recv`` (a half batch lets inference overlap with stepping) and, for envs whose objects hold
+many copies (ocean envs: the ``num_envs`` env kwarg), how the copies are split into env objects so that
+several workers can step them.
+
+Each layout is measured by **training** on it: a short real run of the Trainer (collection with inference,
+then PPO updates) for ``trial_s`` seconds after one warm-up epoch, so learning time counts as it does in a
+real run (on a CPU it is most of it). The current layout is measured first, as the baseline; the search stops
+when the next trial would not fit in ``budget_s`` seconds. A layout is recommended only if it beat the
+baseline by :data:`MIN_GAIN`; the recommendation is printed as the overrides that change.
 """
 
 from __future__ import annotations
@@ -12,58 +19,130 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
+__all__ = [
+    "Layout",
+    "Trial",
+    "AutotuneResult",
+    "autotune",
+    "candidate_layouts",
+    "current_layout",
+    "time_training",
+    "MIN_GAIN",
+]
 
-__all__ = ["Layout", "Trial", "AutotuneResult", "autotune", "candidate_layouts", "random_actions"]
+#: A layout must train this much faster than the current one to be recommended (smaller gains are noise on
+#: a shared machine).
+MIN_GAIN = 1.05
 
 
 @dataclass(frozen=True)
 class Layout:
-    """One vector-env layout: ``backend``, ``num_envs``, ``num_workers`` and ``batch_size`` (in envs)."""
+    """A vector-env layout: ``backend``, ``num_env_objects``, ``num_workers``, ``batch_size`` (env objects
+    per ``recv``) and ``env_copies`` (the env kwarg ``num_envs``, copies per env object; None when the env has
+    no such kwarg)."""
 
     backend: str
-    num_envs: int
+    num_env_objects: int
     num_workers: int | None = None
     batch_size: int | None = None
+    env_copies: int | None = None
 
-    def overrides(self) -> list[str]:
-        """As ``puffer train`` overrides: ``["--vec.backend", "serial", "--vec.num-envs", "8", ...]``."""
-        out = ["--vec.backend", self.backend, "--vec.num-envs", str(self.num_envs)]
-        if self.num_workers is not None:
-            out += ["--vec.num-workers", str(self.num_workers)]
-        if self.batch_size is not None:
-            out += ["--vec.batch-size", str(self.batch_size)]
+    def overrides(self, current: Layout | None = None) -> list[str]:
+        """As ``puffer train`` overrides; with ``current``, only the values that differ from it."""
+        values = [
+            ("--vec.backend", self.backend),
+            ("--vec.num-env-objects", self.num_env_objects),
+            ("--vec.num-workers", self.num_workers),
+            ("--vec.batch-size", self.batch_size),
+        ]
+        if self.env_copies is not None:
+            values.append(("--env.num-envs", self.env_copies))
+        if current is None:  # the whole layout; unset optional values are the defaults anyway
+            return [item for key, value in values if value is not None for item in (key, str(value))]
+        before = dict(
+            zip(
+                [key for key, _ in values],
+                [current.backend, current.num_env_objects, current.num_workers, current.batch_size,
+                 current.env_copies],
+            )
+        )  # fmt: skip
+        out = []
+        for key, value in values:
+            if value != before[key]:
+                out += [key, "none" if value is None else str(value)]
+        return out
+
+    def apply(self, config: Any) -> Any:
+        """A copy of ``config`` (a :class:`~puffer_trainer.config.Config`) laid out like this."""
+        from .config import Config
+
+        out = Config.from_dict(config.to_dict())
+        out.vec = replace(
+            out.vec,
+            backend=self.backend,
+            num_env_objects=self.num_env_objects,
+            num_workers=self.num_workers,
+            batch_size=self.batch_size,
+        )
+        if self.env_copies is not None:
+            out.env["num_envs"] = self.env_copies
         return out
 
     def __str__(self) -> str:
-        text = f"{self.backend} num_envs={self.num_envs}"
-        if self.num_workers is not None:
-            text += f" num_workers={self.num_workers} batch_size={self.batch_size}"
+        objects = f"{self.num_env_objects} env object{'s' if self.num_env_objects != 1 else ''}"
+        if self.env_copies is not None:
+            objects += f" x {self.env_copies} copies"
+        text = f"{self.backend}: {objects}"
+        if self.backend != "serial":
+            workers = "auto" if self.num_workers is None else self.num_workers
+            batch = self.batch_size or self.num_env_objects
+            text += f", {workers} worker{'' if workers == 1 else 's'}, batch {batch}"
         return text
 
 
 @dataclass
 class Trial:
+    """One layout's measurement: training steps per second, the agent count, or the error it raised."""
+
     layout: Layout
     sps: float = 0.0
     agents: int = 0
     error: str | None = None
+    #: True for the config's own layout (the baseline).
+    current: bool = False
+    #: Wall-clock seconds the trial took, building the trainer and its env included.
+    wall_s: float = 0.0
 
 
 @dataclass
 class AutotuneResult:
-    """All trials in the order run, and the best one (None if every trial failed)."""
+    """All trials in the order run (the current layout first)."""
 
     trials: list[Trial] = field(default_factory=list)
     elapsed_s: float = 0.0
 
     @property
-    def best(self) -> Trial | None:
+    def baseline(self) -> Trial | None:
+        """The trial of the config's current layout."""
+        return next((t for t in self.trials if t.current), None)
+
+    @property
+    def fastest(self) -> Trial | None:
+        """The trial with the highest SPS (None if every trial failed)."""
         ok = [t for t in self.trials if t.error is None and t.sps > 0]
         return max(ok, key=lambda t: t.sps) if ok else None
+
+    @property
+    def best(self) -> Trial | None:
+        """The recommended layout: the fastest, unless it beat a working baseline by less than
+        :data:`MIN_GAIN`, in which case the baseline (nothing to change)."""
+        fastest, baseline = self.fastest, self.baseline
+        if fastest is None or baseline is None or baseline.error is not None or baseline.sps <= 0:
+            return fastest
+        return fastest if fastest.sps >= MIN_GAIN * baseline.sps else baseline
 
 
 def cpu_count() -> int:
@@ -73,137 +152,169 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def current_layout(config: Any) -> Layout:
+    """The layout of ``config``; ``env_copies`` is the ``num_envs`` env kwarg (the config's, else the env's
+    registered default) when it is a whole number."""
+    copies = config.env.get("num_envs")
+    if copies is None:
+        import puffer_core
+
+        try:
+            copies = puffer_core.spec(config.env_id).default_kwargs.get("num_envs")
+        except Exception:  # an id the registry only resolves when making the env (gym/...): no default
+            copies = None
+    copies = copies if isinstance(copies, int) and not isinstance(copies, bool) and copies > 0 else None
+    vec = config.vec
+    return Layout(vec.backend, int(vec.num_env_objects), vec.num_workers, vec.batch_size, copies)
+
+
 def candidate_layouts(
-    max_envs: int = 1024, cores: int | None = None, start_envs: int = 1
+    current: Layout, cores: int | None = None, max_env_objects: int = 64
 ) -> Iterator[Layout]:
-    """The layouts tried, in order: serial with doubling ``num_envs``, then multiprocessing layouts."""
+    """Layouts with ``current``'s agent count, in the order tried (``current`` itself is not among them).
+
+    Multiprocessing with one worker per core, then two per core, each with a full and (for an even number of
+    workers) a half batch, then one worker (stepping off the trainer's process); serial last when the current
+    layout is not serial. With ``env_copies`` known, the copies may be split into more env objects (each with
+    fewer copies; the total stays the same) so that every worker gets some.
+    """
     cores = cores or cpu_count()
-    n = max(1, start_envs)
-    while n <= max_envs:
-        yield Layout("serial", n)
-        n *= 2
-    if cores < 2:
-        return
-    for workers in (cores, 2 * cores):
-        per_worker = 1
-        while workers * per_worker <= max_envs:
-            num_envs = workers * per_worker
-            yield Layout("multiprocessing", num_envs, workers, num_envs)
-            if workers % 2 == 0:
-                yield Layout("multiprocessing", num_envs, workers, num_envs // 2)
-            per_worker *= 4
+    total = current.num_env_objects * (current.env_copies or 1)
+
+    def objects_for(workers: int) -> int | None:
+        """The fewest env objects (at most max_env_objects) that ``workers`` workers can share evenly."""
+        if current.env_copies is None:
+            return current.num_env_objects if current.num_env_objects % workers == 0 else None
+        for objects in range(workers, min(total, max_env_objects) + 1, workers):
+            if total % objects == 0:
+                return objects
+        return None
+
+    seen = {current}
+    layouts = []
+    for workers in dict.fromkeys((cores, 2 * cores, 1)):  # unique, in this order
+        objects = objects_for(workers)
+        if objects is None:
+            continue
+        copies = total // objects if current.env_copies is not None else None
+        batches = [objects]
+        if workers % 2 == 0:  # a half batch must hold whole workers' objects
+            batches.append(objects // 2)
+        layouts += [Layout("multiprocessing", objects, workers, batch, copies) for batch in batches]
+    if current.backend != "serial":
+        layouts.append(Layout("serial", current.num_env_objects, None, None, current.env_copies))
+    for layout in layouts:
+        if layout not in seen:
+            seen.add(layout)
+            yield layout
 
 
-def random_actions(space: Any, count: int, rng: np.random.Generator) -> np.ndarray:
-    """``count`` random valid actions of a puffer action space (int32 for discrete, float32 for Box)."""
-    from gymnasium import spaces
+def time_training(config: Any, layout: Layout, trial_s: float, current: bool = False) -> Trial:
+    """Training steps per second of ``config`` laid out as ``layout``, over about ``trial_s`` seconds.
 
-    if isinstance(space, spaces.Discrete):
-        return (space.start + rng.integers(0, space.n, size=count)).astype(np.int32)
-    if isinstance(space, spaces.MultiDiscrete):
-        nvec = np.asarray(space.nvec).reshape(-1)
-        start = np.asarray(getattr(space, "start", np.zeros_like(nvec))).reshape(-1)
-        out = start + rng.integers(0, nvec, size=(count, nvec.size))
-        return out.reshape(count, *np.shape(space.nvec)).astype(np.int32)
-    if isinstance(space, spaces.MultiBinary):
-        return rng.integers(0, 2, size=(count, *np.atleast_1d(space.n))).astype(np.int32)
-    if isinstance(space, spaces.Box):
-        low = np.where(np.isfinite(space.low), space.low, -1.0)
-        high = np.where(np.isfinite(space.high), space.high, 1.0)
-        return rng.uniform(low, high, size=(count, *space.shape)).astype(np.float32)
-    raise TypeError(
-        f"autotune cannot sample actions of {space!r} (expected Discrete, MultiDiscrete, MultiBinary or Box)"
-    )
+    Builds a real :class:`~puffer_trainer.Trainer` (no run folder, nothing printed), trains one warm-up epoch
+    (worker start-up, first allocations), then whole epochs until ``trial_s`` seconds have passed. An error
+    is recorded in the trial, except a :class:`~puffer_trainer.config.ConfigError`, which is raised: the
+    config cannot train whatever the layout.
+    """
+    from .config import ConfigError
+    from .trainer import Trainer
 
-
-def time_layout(
-    env_id: str, layout: Layout, env_kwargs: dict[str, Any], trial_s: float, seed: int = 0
-) -> Trial:
-    """Agent steps per second of ``layout`` over about ``trial_s`` seconds (after a short warm-up)."""
-    import puffer_core.vector
-
-    trial = Trial(layout)
+    trial = Trial(layout, current=current)
+    start = time.perf_counter()
+    trial_config = layout.apply(config)
+    # Far from the end, so the learning-rate schedule and `done` play no part in a trial.
+    trial_config.train.total_timesteps = 10**15
+    trainer = None
     try:
-        vec = puffer_core.vector.make(
-            env_id,
-            num_envs=layout.num_envs,
-            backend=layout.backend,
-            num_workers=layout.num_workers,
-            batch_size=layout.batch_size,
-            seed=seed,
-            env_kwargs=env_kwargs,
-        )
-    except Exception as error:  # an invalid layout for this env is a result, not a crash
-        trial.error = f"{type(error).__name__}: {error}"
-        return trial
-    try:
-        rng = np.random.default_rng(seed)
-        pool = [random_actions(vec.single_action_space, vec.agents_per_batch, rng) for _ in range(4)]
-        vec.async_reset(seed)
-        for i in range(3):  # warm-up: worker start, caches
-            vec.recv()
-            vec.send(pool[i % len(pool)])
-        steps = 0
-        start = time.perf_counter()
-        i = 0
+        trainer = Trainer(trial_config)
+        trial.agents = int(trainer.num_agents)
+        trainer.evaluate()
+        trainer.train()
+        first_step, t0 = int(trainer.global_step), time.perf_counter()
         while True:
-            masks = vec.recv()[6]
-            vec.send(pool[i % len(pool)])
-            steps += int(np.count_nonzero(masks)) if isinstance(masks, np.ndarray) else vec.agents_per_batch
-            i += 1
-            elapsed = time.perf_counter() - start
+            trainer.evaluate()
+            trainer.train()
+            elapsed = time.perf_counter() - t0
             if elapsed >= trial_s:
                 break
-        trial.sps = steps / elapsed
-        trial.agents = vec.num_agents
-    except Exception as error:
+        trial.sps = (int(trainer.global_step) - first_step) / elapsed
+    except ConfigError:
+        raise  # the config itself cannot train (e.g. its batch sizes), whatever the layout: agents are fixed
+    except Exception as error:  # a layout this env cannot use is a result, not a crash
         trial.error = f"{type(error).__name__}: {error}"
     finally:
-        vec.close()
+        if trainer is not None:
+            trainer.close()
+        trial.wall_s = time.perf_counter() - start
     return trial
 
 
+def _warm_up() -> None:
+    """One-off start-up costs, paid before the budget's clock starts: they are no layout's cost, and would
+    make the first trial look slow (the first optimizer imports torch._dynamo: seconds on a busy machine)."""
+    import torch
+
+    from .trainer import Trainer  # noqa: F401 (imported for its import time)
+
+    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
+
+
 def autotune(
-    env_id: str,
-    env_kwargs: dict[str, Any] | None = None,
+    config: Any,
     *,
     budget_s: float = 30.0,
     trial_s: float = 1.0,
-    max_envs: int = 1024,
+    max_env_objects: int = 64,
     max_trials: int = 40,
     cores: int | None = None,
-    seed: int = 0,
     report: Callable[[Trial], None] | None = None,
 ) -> AutotuneResult:
-    """Try layouts of ``env_id`` until ``budget_s`` seconds or ``max_trials`` trials; see the module doc.
+    """Time ``config``'s layout, then the :func:`candidate_layouts`, by training on each (see the module doc).
 
-    The serial sweep stops once doubling ``num_envs`` no longer gains 5%, and the search stops when the
-    next trial would not fit in the remaining budget.
+    Args:
+        config: a resolved :class:`~puffer_trainer.config.Config`, or an env id (its default config).
+        budget_s: seconds for the whole search (after one-off imports); no trial starts unless it is
+            expected to end within it (judged by the slowest trial so far). The current layout is always
+            measured.
+        trial_s: seconds of timed training per layout (after a warm-up epoch).
+        max_env_objects: most env objects a layout may split the agents into.
+        max_trials: most layouts measured, the current one included.
+        cores: CPU cores to plan workers for (default: those this process may use).
+        report: called with each :class:`Trial` as it finishes.
     """
-    if budget_s <= 0 or trial_s <= 0:
+    if not (budget_s > 0 and trial_s > 0):
         raise ValueError(f"budget_s and trial_s must be positive, got {budget_s} and {trial_s}")
-    if max_envs < 1 or max_trials < 1:
-        raise ValueError(f"max_envs and max_trials must be >= 1, got {max_envs} and {max_trials}")
+    if max_env_objects < 1 or max_trials < 1:
+        raise ValueError(
+            f"max_env_objects and max_trials must be >= 1, got {max_env_objects} and {max_trials}"
+        )
+    if isinstance(config, str):
+        from .config import load_config
+
+        config = load_config(config)
+    _warm_up()
     result = AutotuneResult()
     start = time.perf_counter()
-    best_serial = 0.0
-    serial_done = False
-    last_trial_s = trial_s
-    for layout in candidate_layouts(max_envs, cores):
-        if layout.backend == "serial" and serial_done:
-            continue
-        elapsed = time.perf_counter() - start
-        if len(result.trials) >= max_trials or elapsed + last_trial_s > budget_s:
-            break
-        t0 = time.perf_counter()
-        trial = time_layout(env_id, layout, dict(env_kwargs or {}), trial_s, seed)
-        last_trial_s = time.perf_counter() - t0
+    current = current_layout(config)
+
+    def measure(layout: Layout, is_current: bool = False) -> Trial:
+        trial = time_training(config, layout, trial_s, current=is_current)
+        baseline = result.baseline
+        expected = baseline.agents if baseline is not None else 0
+        if trial.error is None and expected and trial.agents != expected:
+            # Never expected (layouts keep the agent count), but a faster run with other agents is no answer.
+            trial.error = f"has {trial.agents} agents instead of {expected}"
         result.trials.append(trial)
         if report is not None:
             report(trial)
-        if layout.backend == "serial":
-            if trial.error is not None or trial.sps < 1.05 * best_serial:
-                serial_done = True
-            best_serial = max(best_serial, trial.sps)
+        return trial
+
+    measure(current, is_current=True)
+    for layout in candidate_layouts(current, cores, max_env_objects):
+        slowest = max(t.wall_s for t in result.trials)
+        if len(result.trials) >= max_trials or time.perf_counter() - start + slowest > budget_s:
+            break
+        measure(layout)
     result.elapsed_s = time.perf_counter() - start
     return result

@@ -3,11 +3,11 @@
 Config overrides are written ``--section.key value`` (or ``--section.key=value``; dashes and underscores
 are the same; a bare boolean flag means true), after or between the other arguments::
 
-    puffer train ocean/breakout --train.learning-rate 0.01 --train.anneal-lr false --vec.num-envs=4
+    puffer train ocean/breakout --train.learning-rate 0.01 --train.anneal-lr false --env.num-envs=4096
     puffer train ocean/breakout --config my.toml --wandb --resume latest
     puffer eval ocean/breakout --checkpoint runs/NAME/checkpoints/latest.pt --render breakout.gif
     puffer list
-    puffer autotune ocean/breakout --budget 30
+    puffer autotune ocean/breakout --budget 30                # same agents, fastest layout here
     torchrun --nproc-per-node 2 -m puffer_trainer train ocean/breakout --train.device cuda
 
 Exit status: 0 on success, 1 when the run fails (non-finite loss, env error), 2 for bad usage or config,
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="puffer",
         description="Puffer: fast reinforcement learning. Config overrides: --section.key value "
-        "(e.g. --train.learning-rate 0.01 --vec.num-envs 8 --train.anneal-lr false).",
+        "(e.g. --train.learning-rate 0.01 --env.num-envs 4096 --train.anneal-lr false).",
         allow_abbrev=False,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -116,14 +116,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     tune = commands.add_parser(
         "autotune",
-        help="find the vector-env layout with the best SPS on this machine",
+        help="find the vector-env layout that trains fastest here, for the config's number of agents",
         allow_abbrev=False,
+        description="Time short training runs (env, inference and learning) of ENV's config laid out in "
+        "several ways: backend, workers, batch, and how an ocean env's copies split into env objects. The "
+        "number of agents stays the config's (set it with --env.num-envs or --vec.num-env-objects); the "
+        "overrides that make the fastest layout are printed, with each layout's SPS against the current one.",
     )
     tune.add_argument("env", metavar="ENV")
     tune.add_argument("--config", metavar="FILE")
     tune.add_argument("--budget", type=float, default=30.0, help="total seconds for the search (default 30)")
-    tune.add_argument("--trial", type=float, default=1.0, help="seconds per layout (default 1)")
-    tune.add_argument("--max-envs", type=int, default=1024, help="largest num_envs tried (default 1024)")
+    tune.add_argument("--trial", type=float, default=1.0, help="seconds of training per layout (default 1)")
+    tune.add_argument(
+        "--max-env-objects",
+        "--max-envs",  # the 0.1.0 name
+        dest="max_env_objects",
+        type=int,
+        default=64,
+        help="most env objects a layout may split the agents into (default 64)",
+    )
     return parser
 
 
@@ -137,6 +148,9 @@ def _config_keys_help() -> str:
     lines = [
         "config keys (trainer defaults; the env's registered config may change them, see --print-config;",
         "--env.KEY sets the env's own keyword arguments):",
+        "  agents = vec.num-env-objects (env objects in the vector env) x agents per object; an ocean env",
+        "  object steps --env.num-envs copies (1024 by default): there --env.num-envs sets the agent count.",
+        "  (--vec.num-envs is the deprecated old name of --vec.num-env-objects.)",
     ]
     for section, cls in SECTIONS.items():
         items = []
@@ -265,6 +279,8 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     if args.print_config:
         from .run_folder import to_toml
 
+        for warning in config.warnings:
+            print(f"puffer: warning: {warning}", file=sys.stderr)
         sys.stdout.write(to_toml(config.to_dict()))
         return 0
     result = run(config)
@@ -314,6 +330,9 @@ def _eval(args: argparse.Namespace, overrides: list[str]) -> int:
     )
     stats = ", ".join(f"{k} {human(v)}" for k, v in sorted(result.stats.items())) or "no episode finished"
     print(f"{args.env}: {result.episodes} episode(s) in {result.steps} steps: {stats}")
+    if result.episodes < args.episodes:
+        limit = f"--max-steps {args.max_steps}"
+        print(f"only {result.episodes} of {args.episodes} episode(s) finished within {limit}")
     if result.render_path is not None:
         print(f"wrote {result.frames} frames to {result.render_path}")
     return 0
@@ -340,34 +359,67 @@ def _list(stream: IO[str]) -> int:
 
 
 def _autotune(args: argparse.Namespace, overrides: list[str]) -> int:
-    from .autotune import autotune
-    from .config import load_config
+    from .autotune import MIN_GAIN, autotune
+    from .config import load_config, normalize_key
     from .logging.plain import human
 
     config = load_config(args.env, args.config, overrides)
+    for warning in config.warnings:
+        print(f"puffer: warning: {warning}", file=sys.stderr)
+
+    def ratio(trial) -> str:
+        baseline = result_so_far[0] if result_so_far else None
+        if trial.current or baseline is None or baseline.error is not None or baseline.sps <= 0:
+            return ""
+        return f"  {trial.sps / baseline.sps:.2f}x"
+
+    result_so_far: list[Any] = []
 
     def report(trial) -> None:
-        outcome = f"{human(trial.sps)} SPS" if trial.error is None else f"failed: {trial.error}"
-        print(f"  {str(trial.layout):<60} {outcome}", flush=True)
+        if trial.error is None:
+            outcome = f"{human(trial.sps):>6} SPS{ratio(trial)}"
+        else:
+            outcome = f"failed: {trial.error}"
+        mark = "current" if trial.current else ""
+        print(f"  {mark:<8} {str(trial.layout):<62} {outcome}", flush=True)
+        result_so_far.append(trial)
 
-    print(f"autotune {args.env}: up to {args.budget:.0f}s, {args.trial:g}s per layout", flush=True)
+    print(
+        f"autotune {args.env}: the config's agents stay fixed; layouts timed by training "
+        f"{args.trial:g}s each, up to {args.budget:g}s in all",
+        flush=True,
+    )
     result = autotune(
-        args.env,
-        dict(config.env),
+        config,
         budget_s=args.budget,
         trial_s=args.trial,
-        max_envs=args.max_envs,
-        seed=config.train.seed,
+        max_env_objects=args.max_env_objects,
         report=report,
     )
-    best = result.best
+    best, baseline = result.best, result.baseline
     if best is None:
         _error("every layout failed; see the errors above")
         return EXIT_FAILED
-    print(
-        f"best: {best.layout} at {human(best.sps)} SPS "
-        f"({len(result.trials)} layouts in {result.elapsed_s:.1f}s)"
-    )
-    print("overrides: " + " ".join(best.layout.overrides()))
-    print(f"run: puffer train {args.env} " + " ".join(best.layout.overrides()))
+    count = len(result.trials)
+    layouts = f"{count} layout{'s' if count != 1 else ''}"
+    print(f"{layouts} of {best.agents:,} agents timed in {result.elapsed_s:.1f}s")
+    if best is baseline:
+        gain = f"{MIN_GAIN - 1:.0%}"
+        print(f"best: the current layout, {human(best.sps)} training SPS; no other was {gain} faster")
+        print("overrides: none (keep the current layout)")
+        return 0
+    if baseline is not None and baseline.error is None and baseline.sps > 0:
+        versus = f"{best.sps / baseline.sps:.2f}x the current layout's {human(baseline.sps)}"
+    else:
+        versus = "the current layout failed"
+    print(f"best: {best.layout}, {human(best.sps)} training SPS, {versus}")
+    changes = best.layout.overrides(baseline.layout if baseline is not None else None)
+    print("overrides: " + " ".join(changes))
+    def key_of(token: str) -> tuple[str, str]:  # "--env.num-envs=64" -> ("env", "num_envs")
+        return normalize_key(*token[2:].split("=", 1)[0].split(".", 1))
+
+    changed = {key_of(key) for key in changes[::2]}
+    kept = [item for item in overrides if key_of(item) not in changed]  # the layout's values replace them
+    given = (["--config", args.config] if args.config else []) + kept
+    print(f"run: puffer train {args.env} " + " ".join([*given, *changes]))
     return 0

@@ -17,6 +17,7 @@ import math
 import re
 import sys
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ __all__ = [
     "BatchSizes",
     "batch_sizes",
     "AUTO_MINIBATCH",
+    "DEPRECATED_KEYS",
 ]
 
 
@@ -98,12 +100,40 @@ class TrainConfig:
 
 @dataclass
 class VecConfig:
-    """How the vector env is built (see ``puffer_core.vector.make``)."""
+    """How the vector env is built (see ``puffer_core.vector.make``).
+
+    ``num_env_objects`` counts the env objects the vector env holds, not agents: one object of an ocean env
+    steps ``env.num_envs`` C copies (1024 by default), so the agents are
+    ``num_env_objects x agents per object``. ``num_workers`` and ``batch_size`` (env objects per ``recv``)
+    count env objects too. The old name ``num_envs`` is still read as a deprecated alias
+    (:data:`DEPRECATED_KEYS`).
+    """
 
     backend: str = "serial"
-    num_envs: int = 1
+    num_env_objects: int = 1
     num_workers: int | None = None
     batch_size: int | None = None
+
+    @property
+    def num_envs(self) -> int:
+        """Deprecated alias of :attr:`num_env_objects` (kept so code written against 0.1.0 still runs)."""
+        warnings.warn(_VEC_NUM_ENVS_HINT, DeprecationWarning, stacklevel=2)
+        return self.num_env_objects
+
+    @num_envs.setter
+    def num_envs(self, value: int) -> None:
+        warnings.warn(_VEC_NUM_ENVS_HINT, DeprecationWarning, stacklevel=2)
+        self.num_env_objects = value
+
+
+_VEC_NUM_ENVS_HINT = (
+    "vec.num_envs is deprecated: it is now vec.num_env_objects (env objects in the vector env; "
+    "env.num_envs is an ocean env's copies per object)"
+)
+
+#: Old ``(section, key)`` names still read from configs, TOML files, the CLI and ``train()`` keywords:
+#: each maps to its new name, and every use adds a one-line warning to ``Config.warnings``.
+DEPRECATED_KEYS: dict[tuple[str, str], str] = {("vec", "num_envs"): "num_env_objects"}
 
 
 @dataclass
@@ -134,6 +164,10 @@ class RunConfig:
     log_interval_s: float = 1.0
     #: After SIGINT/SIGTERM, seconds to wait for the current update and checkpoint before exiting at once.
     stop_timeout_s: float = 60.0
+    #: A mean episode score the run aims at: the env's ``score`` metric, else ``episode_return``. The run
+    #: says when it is first reached (or that it was not), and ``curve.png`` draws it. None: no target. An
+    #: env may register one in its ``train_config`` (``"run": {"score_target": 364.8}``).
+    score_target: float | None = None
 
 
 SECTIONS: dict[str, type] = {"train": TrainConfig, "vec": VecConfig, "policy": PolicyConfig, "run": RunConfig}
@@ -149,6 +183,9 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     run: RunConfig = field(default_factory=RunConfig)
     env: dict[str, Any] = field(default_factory=dict)
+    #: One line per deprecated key that was read while building this config (printed when a run starts);
+    #: not part of :meth:`to_dict`, so never saved.
+    warnings: list[str] = field(default_factory=list, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (str/int/float/bool/None, dicts): fit for TOML, JSON and ``weights_only`` loads."""
@@ -165,6 +202,9 @@ class Config:
             raise ConfigError("a config dict needs an 'env_id' key")
         config = cls(env_id=str(data["env_id"]))
         merge_sections(config, {k: v for k, v in data.items() if k != "env_id"}, source="config dict")
+        # Saved data (a checkpoint's config) is restored, not written by the user: an old key in it is no
+        # mistake to report.
+        config.warnings.clear()
         return config
 
 
@@ -268,13 +308,42 @@ def normalize_key(section: str, key: str) -> tuple[str, str]:
 
     The one place where keys are normalized, for the CLI, TOML files, ``load_config`` overrides and the
     ``train()`` keyword overrides alike. Env kwargs are Python identifiers too, so ``--env.num-envs`` is
-    ``num_envs`` just as ``--vec.num-envs`` is ``vec.num_envs``.
+    ``num_envs`` just as ``--vec.num-env-objects`` is ``vec.num_env_objects``.
     """
     return section.strip().replace("-", "_"), key.strip().replace("-", "_")
 
 
-def set_value(config: Config, section: str, key: str, value: Any, source: str = "override") -> None:
-    """Set ``section.key`` (dashes allowed) on ``config``, converting ``value`` to the field's type."""
+def _deprecated(config: Config, section: str, key: str, source: str, registered: bool) -> str:
+    """The new name of a deprecated key; records a warning that says where the old name was used.
+
+    A user's own config (file, override, dict) gets a line in ``config.warnings``, printed when the run
+    starts. An env's registered ``train_config`` gets a ``DeprecationWarning`` instead: whoever runs the env
+    cannot edit its plugin, so printing it at every run would be noise, but the plugin's own tests show it.
+    """
+    name = DEPRECATED_KEYS[section, key]
+    note = f"{section}.{key} ({source}) is deprecated: it is now {section}.{name}"
+    if (section, key) == ("vec", "num_envs"):
+        note += " (env objects, not agents)"
+    if registered:
+        warnings.warn(note, DeprecationWarning, stacklevel=4)
+    elif note not in config.warnings:
+        config.warnings.append(note)
+    return name
+
+
+def set_value(
+    config: Config,
+    section: str,
+    key: str,
+    value: Any,
+    source: str = "override",
+    registered: bool = False,
+) -> None:
+    """Set ``section.key`` (dashes allowed) on ``config``, converting ``value`` to the field's type.
+
+    Deprecated keys (:data:`DEPRECATED_KEYS`) set their new name; ``registered`` says the value comes from an
+    env's registered ``train_config`` (see :func:`_deprecated`).
+    """
     section, key = normalize_key(section, key)
     if section == "env":
         default = config.env.get(key)
@@ -291,13 +360,15 @@ def set_value(config: Config, section: str, key: str, value: Any, source: str = 
         raise _unknown("config section", section, [*SECTIONS, "env"], source)
     target = getattr(config, section)
     name = key
+    if (section, key) in DEPRECATED_KEYS:
+        name = _deprecated(config, section, key, source, registered)
     types = _field_types(type(target))
     if name not in types:
         raise _unknown(f"key in [{section}]", name, list(types), source)
     setattr(target, name, _coerce(value, types[name], f"{section}.{name}"))
 
 
-def merge_sections(config: Config, data: dict[str, Any], source: str) -> None:
+def merge_sections(config: Config, data: dict[str, Any], source: str, registered: bool = False) -> None:
     """Merge ``{"train": {...}, "vec": {...}, "env": {...}}`` into ``config``."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source} must be a table of sections, got {type(data).__name__}")
@@ -309,7 +380,7 @@ def merge_sections(config: Config, data: dict[str, Any], source: str) -> None:
         if normalize_key(section, "")[0] not in (*SECTIONS, "env"):
             raise _unknown("config section", section, [*SECTIONS, "env"], source)
         for key, value in values.items():
-            set_value(config, section, key, value, source)
+            set_value(config, section, key, value, source, registered)
 
 
 def parse_overrides(overrides: typing.Sequence[str]) -> list[tuple[str, str, str, str]]:
@@ -339,7 +410,8 @@ def parse_overrides(overrides: typing.Sequence[str]) -> list[tuple[str, str, str
 
 
 def apply_overrides(config: Config, overrides: typing.Sequence[str]) -> Config:
-    """Apply CLI overrides: ``--train.learning-rate 0.01``, ``--vec.num-envs=4``, bare ``--train.compile``."""
+    """Apply CLI overrides: ``--train.learning-rate 0.01``, ``--vec.num-env-objects=4``, bare
+    ``--train.compile``."""
     for token, section, name, value in parse_overrides(overrides):
         set_value(config, section, name, value, source=f"override {token!r}")
     return config
@@ -351,7 +423,7 @@ RESUME_OVERRIDABLE = {
     ("train", "total_timesteps"), ("train", "device"), ("train", "torch_threads"),
     ("run", "run_dir"), ("run", "run_name"), ("run", "resume"), ("run", "checkpoint_interval"),
     ("run", "wandb"), ("run", "wandb_project"), ("run", "log"), ("run", "log_interval_s"),
-    ("run", "stop_timeout_s"),
+    ("run", "stop_timeout_s"), ("run", "score_target"),
 }
 
 
@@ -399,7 +471,7 @@ def load_config(env_id: str, path: str | Path | None = None, overrides: typing.S
     config = Config(env_id=env_id)
     spec = puffer_core.spec(env_id)
     if spec.train_config:
-        merge_sections(config, spec.train_config, source=f"train_config of {env_id}")
+        merge_sections(config, spec.train_config, source=f"train_config of {env_id}", registered=True)
     if path is not None:
         file = Path(path)
         try:

@@ -2,6 +2,10 @@
 
 The checkpoint carries its resolved config, so the env kwargs and the policy architecture are rebuilt from it;
 the policy weights are loaded with ``torch.load(weights_only=True)`` through :func:`load_checkpoint`.
+
+Statistics cover exactly the first ``episodes`` episodes to finish (:class:`EpisodeTally`), although an env
+with many agents finishes several in one step and may report them as one averaged info dict. GIF frames show
+the running return of the drawn agent, in a tiny built-in pixel font (:func:`draw_text`).
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ from torch import nn
 
 from .checkpoint import CheckpointError, load_checkpoint
 
-__all__ = ["EvalResult", "evaluate_checkpoint", "load_policy", "write_gif"]
+__all__ = ["EvalResult", "EpisodeTally", "evaluate_checkpoint", "load_policy", "write_gif", "draw_text"]
 
 
 @dataclass
 class EvalResult:
-    """Mean statistics of the finished episodes (``episode_return``, ``episode_length``, env metrics)."""
+    """Mean statistics of the finished episodes (``episode_return``, ``episode_length``, env metrics).
+
+    ``episodes`` is the number asked for, unless ``max_steps`` ran out first.
+    """
 
     episodes: int
     steps: int
@@ -94,6 +101,51 @@ class NormalizedPolicy(nn.Module):
         return self.policy(self.norm(obs), state)
 
 
+class EpisodeTally:
+    """Mean statistics of exactly the first ``limit`` finished episodes.
+
+    Envs report finished episodes as info dicts that may each average ``n`` episodes (``"n"`` key, 1 when
+    absent). Dicts are taken in the order they arrive until ``limit`` episodes are counted; when the last one
+    holds more episodes than are still needed, its mean stands for the ones taken (exact whenever each dict
+    is one episode, or when the env reports each step's episodes as they finish).
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        self.limit = limit
+        self.count = 0
+        self._sums: dict[str, float] = {}
+        self._weights: dict[str, int] = {}
+
+    @property
+    def full(self) -> bool:
+        return self.count >= self.limit
+
+    def add(self, infos: list[dict[str, float]]) -> None:
+        """Count the episodes of ``infos`` (in order) until the tally is full; the rest are ignored."""
+        for info in infos:
+            if self.full:
+                return
+            n = int(round(float(info.get("n", 1.0))))
+            if n <= 0:
+                continue
+            take = min(n, self.limit - self.count)
+            for key, value in info.items():
+                if key == "n":
+                    continue
+                try:
+                    number = float(value)
+                except (TypeError, ValueError):
+                    continue
+                self._sums[key] = self._sums.get(key, 0.0) + number * take
+                self._weights[key] = self._weights.get(key, 0) + take
+            self.count += take
+
+    def means(self) -> dict[str, float]:
+        return {key: total / self._weights[key] for key, total in self._sums.items() if self._weights[key]}
+
+
 def _make_env(env_id: str, env_kwargs: dict[str, Any], seed: int, render: bool) -> Any:
     import puffer_core
 
@@ -145,8 +197,11 @@ def evaluate_checkpoint(
     env_kwargs = {**config.env, **(env_overrides or {})}
     env = _make_env(env_id, env_kwargs, seed, render is not None)
     frames: list[np.ndarray] = []
-    sums: dict[str, float] = {}
-    finished = 0
+    tally = EpisodeTally(episodes)
+    # Envs that batch their episode statistics (ocean envs log every few steps) hand them over each step, so
+    # the tally sees episodes in the order they finish and stops at the step where the last one did.
+    flush = getattr(env, "flush_log", None)
+    shown_return = 0.0  # the running return of agent 0, the one render() draws, for the GIF overlay
     steps = 0
     try:
         policy, _ = load_policy(checkpoint, env, env_id)
@@ -158,36 +213,41 @@ def evaluate_checkpoint(
         recurrent = bool(getattr(policy, "is_recurrent", False))
         state = policy.initial_state(env.num_agents, device) if recurrent else None
         if render is not None:
-            frames.append(_frame(env))
+            frames.append(_frame(env, shown_return))
         with torch.no_grad():
-            while finished < episodes and steps < max_steps:
+            while not tally.full and steps < max_steps:
                 params, _, state = policy(torch.as_tensor(obs, device=device), state)
                 actions = _greedy(dist, params) if deterministic else dist.sample(params)[0]
-                obs, _, terminals, truncations, infos = env.step(dist.to_env(actions))
+                obs, rewards, terminals, truncations, infos = env.step(dist.to_env(actions))
                 steps += 1
                 if recurrent:
                     ended = torch.as_tensor(np.logical_or(terminals, truncations), device=device)
                     state = tuple(s * (~ended.reshape(-1, 1)) for s in state)  # fresh memory per episode
-                for info in infos:
-                    n = float(info.get("n", 1.0))
-                    finished += int(n)
-                    for key, value in info.items():
-                        if key != "n":
-                            sums[key] = sums.get(key, 0.0) + float(value) * n
+                tally.add(list(infos) + (list(flush()) if flush is not None else []))
                 if render is not None:
-                    frames.append(_frame(env))
+                    shown_return += float(_first(rewards))
+                    # The frame after the last step of an episode already shows the next one (auto-reset);
+                    # it keeps the finished episode's return, and the count starts again after it.
+                    frames.append(_frame(env, shown_return))
+                    if bool(_first(terminals)) or bool(_first(truncations)):
+                        shown_return = 0.0
     finally:
         env.close()
-    result = EvalResult(
-        episodes=finished, steps=steps, stats={k: v / max(finished, 1) for k, v in sums.items()}
-    )
+    result = EvalResult(episodes=tally.count, steps=steps, stats=tally.means())
     if render is not None:
         result.render_path = write_gif(frames, render, fps)
         result.frames = len(frames)
     return result
 
 
-def _frame(env: Any) -> np.ndarray:
+def _first(values: Any) -> Any:
+    """Agent 0's entry of a step buffer (numpy array or a GPU env's tensor)."""
+    item = values[0]
+    return item.item() if hasattr(item, "item") else item
+
+
+def _frame(env: Any, shown_return: float | None = None) -> np.ndarray:
+    """The env's RGB frame, with ``RETURN <shown_return>`` drawn into its top-left corner if given."""
     try:
         frame = env.render()
     except Exception as error:  # e.g. a missing optional renderer such as pygame
@@ -199,7 +259,69 @@ def _frame(env: Any) -> np.ndarray:
             f"array of shape "
             f"{frame.shape}"
         )
-    return frame
+    if shown_return is None:
+        return frame
+    return draw_text(frame[..., :3], f"RETURN {_number(shown_return)}")
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if abs(value - round(value)) < 1e-6 else f"{value:.1f}"
+
+
+#: A 3x5 pixel font: each glyph is five rows of three columns ("#" lit). Just what the GIF overlay writes.
+FONT: dict[str, tuple[str, ...]] = {
+    "0": ("###", "#.#", "#.#", "#.#", "###"),
+    "1": (".#.", "##.", ".#.", ".#.", "###"),
+    "2": ("###", "..#", "###", "#..", "###"),
+    "3": ("###", "..#", ".##", "..#", "###"),
+    "4": ("#.#", "#.#", "###", "..#", "..#"),
+    "5": ("###", "#..", "###", "..#", "###"),
+    "6": ("###", "#..", "###", "#.#", "###"),
+    "7": ("###", "..#", ".#.", ".#.", ".#."),
+    "8": ("###", "#.#", "###", "#.#", "###"),
+    "9": ("###", "#.#", "###", "..#", "###"),
+    "-": ("...", "...", "###", "...", "..."),
+    ".": ("...", "...", "...", "...", ".#."),
+    " ": ("...", "...", "...", "...", "..."),
+    "E": ("###", "#..", "##.", "#..", "###"),
+    "N": ("##.", "#.#", "#.#", "#.#", "#.#"),
+    "R": ("##.", "#.#", "##.", "#.#", "#.#"),
+    "T": ("###", ".#.", ".#.", ".#.", ".#."),
+    "U": ("#.#", "#.#", "#.#", "#.#", "###"),
+}
+
+
+def text_mask(text: str) -> np.ndarray:
+    """Lit pixels of ``text`` in :data:`FONT`: bool ``[5, 4 * len(text) - 1]`` (one blank column between)."""
+    columns = []
+    for index, char in enumerate(text):
+        glyph = FONT.get(char)
+        if glyph is None:
+            raise ValueError(f"the overlay font has no {char!r}; it has {''.join(sorted(FONT))!r}")
+        if index:
+            columns.append(np.zeros((5, 1), dtype=bool))
+        columns.append(np.array([[c == "#" for c in row] for row in glyph], dtype=bool))
+    return np.concatenate(columns, axis=1) if columns else np.zeros((5, 0), dtype=bool)
+
+
+def draw_text(frame: np.ndarray, text: str) -> np.ndarray:
+    """A copy of RGB ``frame`` with ``text`` in white on a black box in its top-left corner.
+
+    Pixels are scaled by 2 when the text then takes at most 3/4 of the frame's width, else drawn 1:1; the box
+    has a margin of one (scaled) pixel. Text wider than the frame is cut at its right edge.
+    """
+    mask = text_mask(text)
+    height, width = frame.shape[:2]
+    scale = 2 if (mask.shape[1] + 2) * 2 <= 0.75 * width else 1
+    box = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), dtype=bool)  # False: box, True: glyph
+    box[1:-1, 1:-1] = mask
+    box = np.kron(box, np.ones((scale, scale), dtype=bool)).astype(bool)
+    box = box[:height, :width]
+    out = np.array(frame[..., :3], dtype=np.uint8, copy=True)
+    region = out[: box.shape[0], : box.shape[1]]
+    region[...] = 0
+    region[box] = 255
+    return out
 
 
 def write_gif(frames: list[np.ndarray], path: str | os.PathLike[str], fps: float = 30.0) -> Path:

@@ -53,6 +53,13 @@ class RunResult:
     episode: dict[str, float] = field(default_factory=dict)
     losses: dict[str, float] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    #: The run's final score (mean over its last log interval) and which episode statistic it is: the env's
+    #: ``score`` metric, else ``episode_return`` (None when no episode finished).
+    score: float | None = None
+    score_key: str | None = None
+    #: Where ``run.score_target`` was first reached: global step and wall-clock seconds (None: not reached).
+    target_reached_step: int | None = None
+    target_reached_s: float | None = None
 
     @property
     def exit_code(self) -> int:
@@ -72,12 +79,13 @@ def resolve_config(env_id: str, config: Any = None, overrides: Mapping[str, Any]
     (``train={"learning_rate": 0.01}``), or a bare field name when only one section has it
     (``learning_rate=0.01``; ``batch_size`` exists in both ``train`` and ``vec`` so must be qualified).
     """
-    from .config import SECTIONS, Config, ConfigError, load_config, set_value
+    from .config import DEPRECATED_KEYS, SECTIONS, Config, ConfigError, load_config, set_value
 
     if config is None or isinstance(config, (str, os.PathLike)):
         resolved = load_config(env_id, config)
     elif isinstance(config, Config):
         resolved = Config.from_dict(config.to_dict())  # a copy: the caller's object is left alone
+        resolved.warnings = list(config.warnings)
     elif isinstance(config, Mapping):
         resolved = load_config(env_id)
         from .config import merge_sections
@@ -91,6 +99,8 @@ def resolve_config(env_id: str, config: Any = None, overrides: Mapping[str, Any]
     for section, cls in SECTIONS.items():
         for f in dataclasses.fields(cls):
             owners.setdefault(f.name, []).append(section)
+    for section, old_name in DEPRECATED_KEYS:  # train(num_envs=4) still means vec.num_env_objects, warned
+        owners.setdefault(old_name, []).append(section)
     for key, value in (overrides or {}).items():
         if key in (*SECTIONS, "env") and isinstance(value, Mapping):
             for name, item in value.items():
@@ -171,7 +181,13 @@ def run(
             from .logging.metrics import MetricsWriter
 
             resumed_at = int(trainer.global_step) if state is not None else None
-            metrics = MetricsWriter(folder.metrics, folder.curve, resume_step=resumed_at)
+            metrics = MetricsWriter(
+                folder.metrics,
+                folder.curve,
+                resume_step=resumed_at,
+                title=f"{config.env_id} · {folder.root.name}",
+                target=config.run.score_target,
+            )
             sinks.append(metrics)
             if config.run.wandb:
                 from .logging.wandb import WandbLogger
@@ -180,11 +196,15 @@ def run(
                     WandbLogger(config.run.wandb_project, folder.root.name, config.to_dict(), folder.root)
                 )
         loop = _Loop(config, trainer, dist, folder, sinks, metrics)
+        for warning in config.warnings:  # deprecated keys the user's config still uses
+            loop.say(f"warning: {warning}")
         if state is not None:
             loop.say(f"resumed from {resume_path} at step {trainer.global_step:,} (epoch {trainer.epoch})")
-        elif dist.is_main:
+        if dist.is_main:
             world = f" on {dist.world_size} ranks" if dist.enabled else ""
-            loop.say(f"training {config.env_id}{world} on {config.train.device}; run folder {folder.root}")
+            verb = "continuing" if state is not None else "training"
+            loop.say(f"{verb} {config.env_id}{world} on {config.train.device}: {describe_agents(trainer)}")
+            loop.say(f"run folder {folder.root}")
         for note in getattr(trainer, "notes", ()):  # sizes the Trainer derived (train.batch_size 0, ...)
             loop.say(note)
         stop = GracefulStop(hard_stop_s=config.run.stop_timeout_s)
@@ -204,6 +224,10 @@ def run(
             episode=dict(loop.episode),
             losses=dict(loop.losses),
             elapsed_s=time.perf_counter() - start_time,
+            score=loop.score[1] if loop.score else None,
+            score_key=loop.score[0] if loop.score else None,
+            target_reached_step=loop.reached[0] if loop.reached else None,
+            target_reached_s=loop.reached[1] if loop.reached else None,
         )
     finally:
         for sink in reversed(sinks):
@@ -214,6 +238,28 @@ def run(
         if trainer is not None:
             trainer.close()
         distributed.teardown(dist)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def describe_agents(trainer: Any) -> str:
+    """``1 env object x 1024 agents = 1024 agents; batch 16384 steps, minibatch 16384`` for the start line.
+
+    The agent count is what sizes the batch and the learning: ``vec.num_env_objects`` env objects, each with
+    its own agents (an ocean env object steps ``env.num_envs`` copies).
+    """
+    vecenv = trainer.vecenv
+    agents = int(trainer.num_agents)
+    objects = int(getattr(vecenv, "num_envs", 1) or 1)
+    per_object = int(getattr(vecenv, "agents_per_env", 0) or max(1, agents // objects))
+    batch = trainer.segments * trainer.horizon
+    minibatch = trainer.minibatch_segments * trainer.horizon
+    return (
+        f"{_plural(objects, 'env object')} x {_plural(per_object, 'agent')} = {_plural(agents, 'agent')}; "
+        f"batch {batch:,} steps, minibatch {minibatch:,}"
+    )
 
 
 class _Loop:
@@ -241,6 +287,20 @@ class _Loop:
         self._episode_sums: dict[str, float] = {}
         self._episode_counts: dict[str, int] = {}
         self._window = (time.perf_counter(), 0)
+        #: (key, value) of the latest score (see ``logging.pick_score``), None before any episode finished.
+        self.score: tuple[str, float] | None = None
+        #: (global step, wall-clock seconds) where ``run.score_target`` was first reached.
+        self.reached: tuple[int, float] | None = None
+        # A resumed run keeps counting wall-clock time (and knows whether it already reached its target).
+        self._time_offset = 0.0
+        target = config.run.score_target
+        if metrics is not None and metrics.resumed_records:
+            from .logging.metrics import first_reached
+
+            self._time_offset = metrics.resumed_elapsed_s
+            record = first_reached(metrics.resumed_records, target) if target is not None else None
+            if record is not None:
+                self.reached = (int(record["step"]), float(record.get("elapsed_s") or 0.0))
 
     def say(self, text: str) -> None:
         for sink in self.sinks:
@@ -266,7 +326,7 @@ class _Loop:
             stopping = distributed.any_rank(stop.requested, self.dist)
             now = time.perf_counter()
             if now - last_log >= run_config.log_interval_s or trainer.done or stopping:
-                self._log(now, now - start)
+                self._log(now, self._time_offset + now - start)
                 last_log = now
             if interval and trainer.epoch % interval == 0 and not trainer.done and not stopping:
                 # (the final checkpoint after the loop covers the last epoch)
@@ -275,6 +335,11 @@ class _Loop:
                 stop.request()  # ranks that did not get the signal themselves stop too
                 break
         self.save(final=True)
+        for sink in self.sinks:  # the summary goes below the dashboard's last frame, not above it
+            end = getattr(sink, "end", None)
+            if end is not None:
+                end()
+        self.say(self._score_line())
         if stop.requested:
             self.say(
                 f"stopped by {stop.signal_name} at step {trainer.global_step:,}; "
@@ -284,10 +349,43 @@ class _Loop:
         else:
             elapsed = time.perf_counter() - start
             sps = (trainer.global_step - start_step) / max(elapsed, 1e-9)
+            # The checkpoint first: a long path wraps there, and "done" stays the last line, whole.
+            self.say(f"checkpoint {self.last_checkpoint}")
+            steps = f"{trainer.global_step:,} steps, {trainer.epoch} epochs"
+            self.say(f"done: {steps} in {elapsed:.1f}s ({sps:,.0f} SPS)")
+
+    def _score_line(self) -> str:
+        """``final score 370 (...); target 364.8 first reached at step 24.2M after 3m00s`` or not reached."""
+        from .logging.plain import duration, human
+
+        target = self.config.run.score_target
+        if self.score is None:
+            text = "no episode finished, so no score"
+        else:
+            key, value = self.score
+            text = f"final {key} {human(value)} (mean over the last log interval)"
+        if target is None:
+            return text
+        if self.reached is None:
+            return f"{text}; target {target:g} not reached"
+        step, seconds = self.reached
+        return f"{text}; target {target:g} first reached at step {step:,} after {duration(seconds)}"
+
+    def _check_target(self, elapsed: float) -> None:
+        from .logging import pick_score
+
+        score = pick_score(self.episode)
+        if score is None:
+            return
+        self.score = score
+        target = self.config.run.score_target
+        if target is not None and self.reached is None and score[1] >= target:
+            self.reached = (int(self.trainer.global_step), elapsed)
+            from .logging.plain import duration, human
+
             self.say(
-                f"done: {trainer.global_step:,} steps, {trainer.epoch} epochs in {elapsed:.1f}s "
-                f"({sps:,.0f} SPS); "
-                f"checkpoint {self.last_checkpoint}"
+                f"{score[0]} {human(score[1])} reached the target {target:g} at step "
+                f"{self.trainer.global_step:,} after {duration(elapsed)}"
             )
 
     def _add_episodes(self, stats: Mapping[str, float] | None) -> None:
@@ -300,6 +398,7 @@ class _Loop:
             self.episode = {k: self._episode_sums[k] / n for k, n in self._episode_counts.items()}
             self._episode_sums.clear()
             self._episode_counts.clear()
+            self._check_target(elapsed)
         if not self.dist.is_main:
             return
         trainer = self.trainer

@@ -84,7 +84,7 @@ def _choose_threads(config: Config) -> tuple[int, int]:
         cores = os.cpu_count() or 1
     workers = 0
     if config.vec.backend == "multiprocessing":
-        workers = config.vec.num_workers or min(cores, config.vec.num_envs)
+        workers = config.vec.num_workers or min(cores, config.vec.num_env_objects)
     _, world = _rank_world()
     available = max(1, cores // max(world, 1) - workers)
     learn = int(config.train.torch_threads) if config.train.torch_threads > 0 else max(1, available // 2)
@@ -133,7 +133,7 @@ class Trainer:
             vc = config.vec
             vecenv = puffer_core.vector.make(
                 config.env_id,
-                num_envs=vc.num_envs,
+                num_envs=vc.num_env_objects,
                 backend=vc.backend,
                 num_workers=vc.num_workers,
                 batch_size=vc.batch_size,

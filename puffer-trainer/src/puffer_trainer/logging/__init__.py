@@ -7,10 +7,23 @@ on a terminal and plain lines elsewhere (CI, files). Only rank 0 creates any of 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
-__all__ = ["Snapshot", "Sink", "make_console_logger"]
+__all__ = ["Snapshot", "Sink", "make_console_logger", "SCORE_KEYS", "pick_score"]
+
+#: Episode statistics that measure how well a run does, best first: the env's own ``score`` metric when it
+#: logs one, else the episode return. The run's final score, its target and the curve's target line use it.
+SCORE_KEYS = ("score", "episode_return")
+
+
+def pick_score(episode: Mapping[str, float]) -> tuple[str, float] | None:
+    """``(key, value)`` of the first of :data:`SCORE_KEYS` in ``episode`` (episode stats), else None."""
+    for key in SCORE_KEYS:
+        if key in episode:
+            return key, float(episode[key])
+    return None
 
 
 @dataclass
@@ -31,6 +44,13 @@ class Snapshot:
     @property
     def learning_rate(self) -> float | None:
         return self.losses.get("learning_rate")
+
+    @property
+    def remaining_s(self) -> float | None:
+        """Seconds left at the current SPS (None before the SPS is known)."""
+        if self.sps <= 0:
+            return None
+        return max(0.0, self.total_timesteps - self.global_step) / self.sps
 
     @property
     def progress(self) -> float:

@@ -95,9 +95,15 @@ class Dashboard:
         self.live.update(render(snapshot), refresh=True)
 
     def message(self, text: str) -> None:
+        """Print ``text``: above the live frame while it is drawn, below the last one after :meth:`end`."""
         self.console.print(f"[bold blue]puffer[/] {text}", highlight=False)
 
-    def close(self) -> None:
+    def end(self) -> None:
+        """Stop redrawing: the last frame stays on screen and later messages (the run's summary) print
+        below it, instead of above a frame that would still move."""
         if self._started:
             self.live.stop()
             self._started = False
+
+    def close(self) -> None:
+        self.end()

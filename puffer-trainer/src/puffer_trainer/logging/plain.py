@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import IO
 
-from . import Snapshot
+from . import SCORE_KEYS, Snapshot, pick_score
 
-__all__ = ["PlainLogger", "format_line", "human"]
+__all__ = ["PlainLogger", "format_line", "human", "duration", "LINE_WIDTH"]
+
+#: No plain output line is wider than this (log viewers, CI pages and 120-column terminals show it whole).
+LINE_WIDTH = 120
+PREFIX = "[puffer] "
+SEPARATOR = " | "
+#: Shorter names on the log line for the statistics every env logs (metrics.jsonl keeps the full names).
+_SHORT = {"episode_return": "return", "episode_length": "length"}
 
 # Shown first, in this order, when present; other losses follow alphabetically.
 _LOSS_ORDER = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "explained_variance")
@@ -45,20 +53,58 @@ def ordered_split(snapshot: Snapshot) -> list[tuple[str, float]]:
     return first + rest + [("other", split["other"])]
 
 
-def format_line(snapshot: Snapshot) -> str:
-    """``step 12.3k/100k (12%) | epoch 3 | sps 4.1k | episode_return 22.1 | ... | lr 3e-04 | env 40% ...``"""
-    parts = [
-        f"step {human(snapshot.global_step)}/{human(snapshot.total_timesteps)} ({snapshot.progress:.0%})",
-        f"epoch {snapshot.epoch}",
-        f"sps {human(snapshot.sps)}",
-        f"{snapshot.elapsed_s:.0f}s",
+def duration(seconds: float) -> str:
+    """``42s``, ``3m07s``, ``2h05m``, ``3d04h``: short enough for a log line (``>99d`` beyond)."""
+    if not seconds < 100 * 86400:  # also nan and inf
+        return ">99d"
+    seconds = int(round(max(0.0, seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours >= 48:
+        return f"{hours // 24}d{hours % 24:02d}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def format_line(snapshot: Snapshot, width: int = LINE_WIDTH - len(PREFIX)) -> str:
+    """``step 12.3k/100k (12%) | sps 4.1k | 10s, ETA 21s | epoch 3 | score 0.42 | ... | env 40% ...``
+
+    At most ``width`` characters (so a prefixed line fits :data:`LINE_WIDTH` columns): progress, SPS,
+    elapsed time and ETA always show; then, while they fit, the score (``score``, else the return), the
+    episode length, the main losses, the rest of the episode statistics, the learning rate, other losses and
+    the time split. ``metrics.jsonl`` holds every value.
+    """
+    remaining = snapshot.remaining_s
+    progress = f"{snapshot.progress:.0%}"
+    eta = duration(remaining) if remaining is not None else "?"
+    # (priority, text); shown in list order, kept by priority (lower first) while the line fits.
+    parts: list[tuple[int, str]] = [
+        (0, f"step {human(snapshot.global_step)}/{human(snapshot.total_timesteps)} ({progress})"),
+        (0, f"sps {human(snapshot.sps)}"),
+        (0, f"{duration(snapshot.elapsed_s)}, ETA {eta}"),
+        (5, f"epoch {snapshot.epoch}"),
     ]
-    parts += [f"{k} {human(v)}" for k, v in sorted(snapshot.episode.items())]
-    parts += [f"{k} {human(v)}" for k, v in ordered_losses(snapshot.losses)]
+    score = pick_score(snapshot.episode)
+    first = [k for k in (*SCORE_KEYS, "episode_length") if k in snapshot.episode]
+    for key in first:
+        priority = 1 if score and key == score[0] else 2 if key == "episode_length" else 4
+        parts.append((priority, f"{_SHORT.get(key, key)} {human(snapshot.episode[key])}"))
+    parts += [(6, f"{k} {human(snapshot.episode[k])}") for k in sorted(set(snapshot.episode) - set(first))]
+    for key, value in ordered_losses(snapshot.losses):
+        parts.append((3 if key in _LOSS_ORDER[:3] else 7, f"{key} {human(value)}"))
     if snapshot.learning_rate is not None:
-        parts.append(f"lr {human(snapshot.learning_rate)}")
-    parts.append(" ".join(f"{k} {v:.0%}" for k, v in ordered_split(snapshot)))
-    return " | ".join(parts)
+        parts.append((6, f"lr {human(snapshot.learning_rate)}"))
+    parts.append((8, " ".join(f"{k} {v:.0%}" for k, v in ordered_split(snapshot))))
+    keep = [False] * len(parts)
+    used = -len(SEPARATOR)
+    for index in sorted(range(len(parts)), key=lambda i: parts[i][0]):  # stable: list order within a priority
+        cost = len(SEPARATOR) + len(parts[index][1])
+        if used + cost > width and parts[index][0] > 0:
+            break  # nothing after the first item that does not fit, so the lines of a run keep their columns
+        keep[index] = True
+        used += cost
+    return SEPARATOR.join(text for (_, text), kept in zip(parts, keep) if kept)
 
 
 class PlainLogger:
@@ -71,10 +117,19 @@ class PlainLogger:
         self.message(format_line(snapshot))
 
     def message(self, text: str) -> None:
+        """Print ``text`` prefixed, wrapped at :data:`LINE_WIDTH` columns (continuation lines indented)."""
         if self.stream is None:
             return
+        lines = textwrap.wrap(
+            text,
+            LINE_WIDTH,
+            initial_indent=PREFIX,
+            subsequent_indent=PREFIX + "  ",
+            break_long_words=False,  # a path stays whole, even on a line of its own
+            break_on_hyphens=False,
+        ) or [PREFIX.rstrip()]
         try:
-            print(f"[puffer] {text}", file=self.stream, flush=True)
+            print("\n".join(lines), file=self.stream, flush=True)
         except (BrokenPipeError, ValueError):  # `puffer train ... | head` closed the pipe: keep training
             self.stream = None
 
