@@ -2,7 +2,8 @@
 
 :class:`GymnasiumPufferEnv` wraps any ``gymnasium.Env`` as a one-agent PufferEnv;
 :class:`PettingZooPufferEnv` wraps a pettingzoo ``ParallelEnv`` (or an ``AECEnv``, converted with
-pettingzoo's ``aec_to_parallel``, or ``turn_based_aec_to_parallel`` for turn-based games) as a PufferEnv with one slot per possible agent.
+pettingzoo's ``aec_to_parallel``, or ``turn_based_aec_to_parallel`` for turn-based games) as a PufferEnv
+with one slot per possible agent.
 
 What the wrappers do:
 
