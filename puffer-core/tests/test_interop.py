@@ -50,9 +50,10 @@ def test_next_step_needs_the_serial_backend():
     with pytest.raises(ValueError, match="backend='serial'.*SAME_STEP"):
         GymnasiumVectorEnv(vec)
     env = GymnasiumVectorEnv(vec, autoreset_mode="SameStep")
-    env.reset(seed=0)
+    first = env.reset(seed=0)[0]
+    np.testing.assert_array_equal(env.reset(seed=[0, 1])[0], first)  # seed + k: what reset(seed=0) does
     with pytest.raises(ValueError, match="backend='serial'"):
-        env.reset(seed=[1, 2])
+        env.reset(seed=[1, 3])
     with pytest.raises(NotImplementedError, match="serial"):
         env.render()
     env.close()

@@ -144,6 +144,8 @@ class GymnasiumVectorEnv(gymnasium.vector.VectorEnv):
         env_mask = self._env_mask(reset_mask)
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
             super().reset(seed=int(seed))  # seeds self.np_random, as gymnasium's vector envs do
+        elif env_mask is None and self._envs is None and _consecutive(env_seeds):
+            seed = env_seeds[0]  # the seeds Puffer's own rule gives (object k: seed + k): any backend does it
         if env_mask is None and not isinstance(seed, (list, tuple, np.ndarray)):
             self.vec.reset(None if seed is None else int(seed))
             slots = np.ones(self.num_envs, dtype=bool)
@@ -325,3 +327,8 @@ class GymnasiumVectorEnv(gymnasium.vector.VectorEnv):
 
     def __repr__(self) -> str:
         return f"GymnasiumVectorEnv({self.vec!r}, autoreset_mode={self.autoreset_mode.name})"
+
+
+def _consecutive(seeds: list[int | None]) -> bool:
+    first = seeds[0]
+    return first is not None and seeds == [first + k for k in range(len(seeds))]
