@@ -36,6 +36,7 @@ def as_parallel_env(env_id_or_env: str | PufferEnv, **kwargs: object) -> petting
 
     return view(env_id_or_env, **kwargs)
 
+
 __version__ = "0.1.0"
 
 __all__ = [
