@@ -25,19 +25,28 @@ TORCH_INDEX = os.environ.get("PUFFER_TORCH_INDEX", "")
 PACKAGES: dict[str, list[str]] = {
     "puffer-core": ["./puffer-core[test]", "./examples/puffer-envs-example"],
     "puffer-kernels": [TORCH, "./puffer-kernels[test]"],
-    "puffer-envs-ocean": ["./puffer-core", "./puffer-envs-ocean[test]"],
+    # core[interop]: the interop conformance suite (tests/interop) runs here, with ocean and without torch
+    "puffer-envs-ocean": ["./puffer-core[interop]", "./puffer-envs-ocean[test]"],
+    # core[sb3]: SB3 depends on torch>=2.8, which the shared torch below satisfies: pip pulls no second copy
     "puffer-trainer": [
-        TORCH, "./puffer-core", "./puffer-kernels", "./puffer-envs-ocean", "./puffer-trainer[test]"
+        TORCH,
+        "./puffer-core[sb3,interop]",
+        "./puffer-kernels",
+        "./puffer-envs-ocean",
+        "./puffer-trainer[test]",
     ],
 }
 
 # Tests that belong to a package's session but live outside its folder.
 EXTRA_TEST_PATHS: dict[str, list[str]] = {
     "puffer-core": ["examples/puffer-envs-example/tests"],
+    # puffer-core's interop suite needs real envs (ocean): gymnasium/pettingzoo checks without torch here,
+    "puffer-envs-ocean": ["tests/interop/test_conformance.py"],
     # ocean's default train configs are checked where the trainer is installed
     "puffer-trainer": [
         "puffer-envs-ocean/tests/test_package.py::test_train_config_loads_in_the_trainer",
         "tests/test_readmes.py",  # every README's code: needs every package installed
+        "tests/interop/test_sb3.py",  # ... and Stable-Baselines3 where torch is installed
     ],
 }
 

@@ -954,7 +954,9 @@ def test_gpu_native_env_refused_by_multiprocessing():
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_gymnasium_adapter(backend):
     vec = make_vec(backend, num_envs=4, env_kwargs={"max_steps": 5})
-    env = gymnasium.wrappers.vector.RecordEpisodeStatistics(GymnasiumVectorEnv(vec))
+    env = gymnasium.wrappers.vector.RecordEpisodeStatistics(
+        GymnasiumVectorEnv(vec, autoreset_mode=gymnasium.vector.AutoresetMode.SAME_STEP)
+    )
     assert isinstance(env.unwrapped, gymnasium.vector.VectorEnv)
     assert env.metadata["autoreset_mode"] == gymnasium.vector.AutoresetMode.SAME_STEP
     assert env.num_envs == 4 and env.action_space == spaces.MultiDiscrete([3, 3, 3, 3])
@@ -970,7 +972,8 @@ def test_gymnasium_adapter(backend):
         previous = obs
         if "episode" in infos:
             returns.extend(infos["episode"]["r"][infos["_episode"]].tolist())
-        puffer_returns.extend(i["episode_return"] for i in infos.get("puffer_infos", []))
+        if "episode_return" in infos:  # the adapter's own statistics, in gymnasium's dict-of-arrays form
+            puffer_returns.extend(infos["episode_return"][infos["_episode_return"]].tolist())
     assert len(returns) > 0
     np.testing.assert_allclose(sorted(returns), sorted(puffer_returns), rtol=1e-6)
     env.close()
@@ -991,7 +994,7 @@ def test_gym_cartpole_matches_gymnasium_sync_vector_env(backend):
     vec = puffer_core.vector.make(
         "gym/CartPole-v1", num_envs=4, backend=backend, seed=10, **_mp_kwargs(backend, num_workers=2)
     )
-    ours = GymnasiumVectorEnv(vec)
+    ours = GymnasiumVectorEnv(vec, autoreset_mode=gymnasium.vector.AutoresetMode.SAME_STEP)
     reference = gymnasium.vector.SyncVectorEnv(
         [lambda: gymnasium.make("CartPole-v1")] * 4, autoreset_mode=gymnasium.vector.AutoresetMode.SAME_STEP
     )
@@ -1004,7 +1007,7 @@ def test_gym_cartpole_matches_gymnasium_sync_vector_env(backend):
             got, want = ours.step(actions), reference.step(actions)
             for x, y in zip(got[:4], want[:4]):
                 np.testing.assert_array_equal(x, y)
-            episodes += len(got[4].get("puffer_infos", []))
+            episodes += int(got[4].get("_episode_return", np.zeros(4, bool)).sum())
         assert episodes >= 5  # random CartPole episodes last ~20 steps: resets were exercised
     finally:
         ours.close()

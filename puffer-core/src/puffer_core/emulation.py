@@ -2,7 +2,8 @@
 
 :class:`GymnasiumPufferEnv` wraps any ``gymnasium.Env`` as a one-agent PufferEnv;
 :class:`PettingZooPufferEnv` wraps a pettingzoo ``ParallelEnv`` (or an ``AECEnv``, converted with
-pettingzoo's ``aec_to_parallel``) as a PufferEnv with one slot per possible agent.
+pettingzoo's ``aec_to_parallel``, or ``turn_based_aec_to_parallel`` for turn-based games) as a PufferEnv
+with one slot per possible agent.
 
 What the wrappers do:
 
@@ -12,7 +13,8 @@ What the wrappers do:
   observations, and :func:`layout` the per-leaf table for torch models. Mixed (not all discrete) structured
   action spaces become a float32 ``Box``; discrete leaves in it are rounded and range-checked.
 * Episodes reset automatically: the observation returned with ``terminals``/``truncations`` set is already
-  the first one of the next episode (gymnasium's final observation is dropped, not kept on the hot path).
+  the first one of the next episode. The final observation of the episode is kept in
+  ``final_observations`` (written only at episode ends, so it costs nothing on the hot path).
   ``terminated`` goes to ``terminals`` and ``truncated`` to ``truncations``; they are never merged.
 * Episode return and length are tracked for every agent and come back in ``infos`` when an episode ends,
   together with the numeric scalar entries of the env's own info at that step (e.g. ``score``).
@@ -123,6 +125,8 @@ class GymnasiumPufferEnv(PufferEnv):
         self.render_mode = getattr(env, "render_mode", None)
         super().__init__(buf)
         self._write_obs = self._writer.bind(self.observations[0])
+        self.final_observations = np.zeros_like(self.observations)
+        self._write_final_obs = self._writer.bind(self.final_observations[0])
         self._read_action = self._reader.bind(self.actions, 0)
         # Running sums of the current episode as Python numbers: a numpy EpisodeTracker costs ~5 us a step
         # for one agent, more than the wrapper's whole overhead. Infos use EpisodeTracker's format.
@@ -171,6 +175,7 @@ class GymnasiumPufferEnv(PufferEnv):
             info_out.update(_episode_metrics(info))
             infos = [info_out]
             self._episode_return, self._episode_length = 0.0, 0
+            self._write_final_obs(obs)
             obs, _ = self.env.reset()
         else:
             self._episode_return += float(reward)
@@ -206,7 +211,7 @@ class PettingZooPufferEnv(PufferEnv):
         buf: Buffers | None = None,
         seed: int | None = None,
     ) -> None:
-        from pettingzoo.utils.conversions import aec_to_parallel
+        from pettingzoo.utils.conversions import aec_to_parallel, turn_based_aec_to_parallel
         from pettingzoo.utils.env import AECEnv, ParallelEnv
 
         env = env_creator_or_env
@@ -217,7 +222,14 @@ class PettingZooPufferEnv(PufferEnv):
                 )
             env = env()
         if isinstance(env, AECEnv):
-            env = aec_to_parallel(env)
+            # Envs that update once per cycle convert exactly; turn-based games (chess, tictactoe_v3) step
+            # one agent at a time: every agent observes every step, the action of the agent whose turn it
+            # is is applied and the others' are ignored. Such games say whose turn it is in their
+            # observation's action mask (all zeros for the agents that wait), which is passed through.
+            if env.metadata.get("is_parallelizable", False):
+                env = aec_to_parallel(env)
+            else:
+                env = turn_based_aec_to_parallel(env)
         if not isinstance(env, ParallelEnv):
             raise TypeError(f"expected a pettingzoo ParallelEnv or AECEnv, got {type(env).__name__}")
         self.env = env
@@ -243,6 +255,7 @@ class PettingZooPufferEnv(PufferEnv):
         self.render_mode = getattr(env, "render_mode", None)
         super().__init__(buf)
         self._write_obs = [self._writer.bind(self.observations[i]) for i in range(self.num_agents)]
+        self.final_observations = np.zeros_like(self.observations)
         self._tracker = EpisodeTracker(self.num_agents)
         self._seed = seed
         self._needs_reset = True
@@ -305,6 +318,9 @@ class PettingZooPufferEnv(PufferEnv):
             done = np.flatnonzero((self.terminals | self.truncations) & acted)
             for info, slot in zip(infos, done):
                 info.update(_episode_metrics(env_infos.get(self.possible_agents[slot])))
+        ended = (self.terminals | self.truncations) & self.masks
+        if ended.any():  # the observation returned with the end is the final one (kept across a reset)
+            self.final_observations[ended] = self.observations[ended]
         # A slot whose agent left without ending its episode starts from zero when it comes back.
         absent = ~self.masks
         self._tracker.returns[absent] = 0

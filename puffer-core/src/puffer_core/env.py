@@ -120,6 +120,11 @@ class PufferEnv:
     #: The original nested spaces of an emulated env (see :mod:`puffer_core.emulation`); None when native.
     structured_observation_space: spaces.Space | None = None
     structured_action_space: spaces.Space | None = None
+    #: Optional: an env that keeps the last observation of an episode sets this to a private array shaped
+    #: like ``observations`` and, in every step, writes the final observation of each slot whose episode
+    #: ended (before the auto-reset overwrites ``observations``). Other rows are stale. ``None``: not kept.
+    #: The gymnasium/SB3 adapters read it for ``final_obs``/``terminal_observation`` (serial backend).
+    final_observations: np.ndarray | None = None
 
     def __init__(self, buf: Buffers | None = None) -> None:
         for attr in ("single_observation_space", "single_action_space", "num_agents"):

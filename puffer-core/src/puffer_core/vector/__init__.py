@@ -98,6 +98,8 @@ def make(
         batch_size: envs returned by one ``recv``; must divide ``num_envs`` and be a multiple of the envs per
             worker. Default ``num_envs`` (synchronous); smaller gives the async "first ready batch" mode.
         seed: env ``i`` is created with seed ``seed + i`` and first reset with it. ``None``: unseeded.
+            An env object holding several copies (ocean's ``num_envs``) seeds them itself from its seed,
+            so trajectories depend on how copies are grouped into objects: keep the grouping to replay.
         env_kwargs: extra keyword arguments for the creator.
         start_method: multiprocessing start method, ``"spawn"`` by default (``"forkserver"`` also works;
             ``"fork"`` is unsafe once torch threads exist).
