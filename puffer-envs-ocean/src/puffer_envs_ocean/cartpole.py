@@ -54,7 +54,9 @@ SPEC = {
             "minibatch_size": 2048,
             "update_epochs": 2,
         },
-        "vec": {"backend": "serial", "num_envs": 1},
+        "vec": {"backend": "serial", "num_env_objects": 1},
         "policy": {"kind": "mlp", "hidden_size": 64, "lstm": False},
+        # gymnasium's CartPole-v1 "solved" threshold (score = episode length here).
+        "run": {"score_target": 475.0},
     },
 }

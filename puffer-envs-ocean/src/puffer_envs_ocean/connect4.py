@@ -100,7 +100,7 @@ SPEC = {
             "minibatch_size": 4096,
             "update_epochs": 2,
         },
-        "vec": {"backend": "serial", "num_envs": 1},
+        "vec": {"backend": "serial", "num_env_objects": 1},
         "policy": {"kind": "mlp", "hidden_size": 128, "lstm": False},
     },
 }

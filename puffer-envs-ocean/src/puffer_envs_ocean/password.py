@@ -41,7 +41,7 @@ SPEC = {
             "minibatch_size": 4096,
             "update_epochs": 1,
         },
-        "vec": {"backend": "serial", "num_envs": 1},
+        "vec": {"backend": "serial", "num_env_objects": 1},
         "policy": {"kind": "mlp", "hidden_size": 128, "lstm": True, "lstm_hidden_size": 128},
     },
 }

@@ -64,7 +64,7 @@ SPEC = {
             "minibatch_size": 8192,
             "update_epochs": 2,
         },
-        "vec": {"backend": "serial", "num_envs": 1},
+        "vec": {"backend": "serial", "num_env_objects": 1},
         "policy": {"kind": "mlp", "hidden_size": 128, "lstm": False},
     },
 }

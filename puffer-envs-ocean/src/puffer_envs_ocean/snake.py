@@ -111,7 +111,7 @@ SPEC = {
             "minibatch_size": 16384,
             "update_epochs": 1,
         },
-        "vec": {"backend": "serial", "num_envs": 1},
+        "vec": {"backend": "serial", "num_env_objects": 1},
         # an MLP over the 11x11 window: on CPU the CNN is ~50x slower per step and not needed
         "policy": {"kind": "mlp", "hidden_size": 128, "lstm": False},
     },

@@ -135,7 +135,7 @@ SPEC = {
             "minibatch_size": 16384,
             "update_epochs": 1,
         },
-        "vec": {"backend": "serial", "num_envs": 1},
+        "vec": {"backend": "serial", "num_env_objects": 1},
         "policy": {"kind": "mlp", "hidden_size": 256, "lstm": False},
     },
 }
