@@ -36,14 +36,26 @@ def test_common_checks():
 def test_reference_defaults():
     defaults = {name: spec.default for name, spec in Pong.param_specs().items()}
     assert defaults == {
-        "width": 500, "height": 640, "paddle_width": 20, "paddle_height": 70, "ball_width": 32,
-        "ball_height": 32, "paddle_speed": 8, "ball_initial_speed_x": 10, "ball_initial_speed_y": 1,
-        "ball_speed_y_increment": 3, "ball_max_speed_y": 13, "max_score": 21, "frameskip": 8,
+        "width": 500,
+        "height": 640,
+        "paddle_width": 20,
+        "paddle_height": 70,
+        "ball_width": 32,
+        "ball_height": 32,
+        "paddle_speed": 8,
+        "ball_initial_speed_x": 10,
+        "ball_initial_speed_y": 1,
+        "ball_speed_y_increment": 3,
+        "ball_max_speed_y": 13,
+        "max_score": 21,
+        "frameskip": 8,
     }
     env, _ = pong()
     assert env.single_action_space.n == 3
     space = env.single_observation_space
-    assert space.shape == (8,) and space.dtype == np.float32 and space.low.min() == 0 and space.high.max() == 1
+    assert (
+        space.shape == (8,) and space.dtype == np.float32 and space.low.min() == 0 and space.high.max() == 1
+    )
     assert list(env.info.log_names) == ["episode_return", "episode_length", "score", "perf"]
 
 
@@ -115,7 +127,14 @@ def test_wall_reverses_vy_without_clipping():
 
 @pytest.mark.parametrize(
     ("action", "vy", "new_vy"),
-    [(STAY, 2.0, 2.0), (UP, 2.0, 5.0), (DOWN, 2.0, -1.0), (UP, 12.0, VY_MAX), (DOWN, 3.0, VY_INC), (STAY, 0.0, VY_INC)],
+    [
+        (STAY, 2.0, 2.0),
+        (UP, 2.0, 5.0),
+        (DOWN, 2.0, -1.0),
+        (UP, 12.0, VY_MAX),
+        (DOWN, 3.0, VY_INC),
+        (STAY, 0.0, VY_INC),
+    ],
 )
 def test_return_pays_0_1_and_steers_the_ball(action, vy, new_vy):
     env, s = pong(frameskip=1)

@@ -71,9 +71,16 @@ def test_defaults_are_the_references():
     specs = Snake.param_specs()
     defaults = {name: spec.default for name, spec in specs.items()}
     assert defaults == {
-        "width": 640, "height": 360, "num_snakes": 256, "num_food": 4096, "vision": 5,
-        "leave_corpse_on_death": 1, "reward_food": pytest.approx(0.1), "reward_corpse": pytest.approx(0.1),
-        "reward_death": -1, "max_snake_length": 1024,
+        "width": 640,
+        "height": 360,
+        "num_snakes": 256,
+        "num_food": 4096,
+        "vision": 5,
+        "leave_corpse_on_death": 1,
+        "reward_food": pytest.approx(0.1),
+        "reward_corpse": pytest.approx(0.1),
+        "reward_death": -1,
+        "max_snake_length": 1024,
     }
     assert SPEC["default_kwargs"] == {"num_envs": 4}
     env = puffer_core.make("ocean/snake", seed=0, **SPEC["default_kwargs"])
@@ -301,7 +308,9 @@ def test_no_time_limit():
 
 
 def test_crowded_grid_masks_snakes_without_room():
-    env = puffer_core.make("ocean/snake", num_envs=1, seed=0, width=6, height=6, vision=2, num_snakes=6, num_food=3)
+    env = puffer_core.make(
+        "ocean/snake", num_envs=1, seed=0, width=6, height=6, vision=2, num_snakes=6, num_food=3
+    )
     obs, _ = env.reset()  # 2x2 inside: four snakes fit, two wait, no food fits
     assert env.masks.sum() == 4
     assert np.all(obs[~env.masks] == 0)

@@ -1,4 +1,6 @@
-"""connect4: same game on both sides (agent first, book + 3-ply lookahead opponent, no draw); lengths via terminals.
+"""connect4: the same game on both sides (agent first, book + 3-ply lookahead opponent, no draw).
+
+Game lengths are counted from terminals on the reference side.
 
 Both sides log ``score`` (= the final reward, +1 or -1), ``episode_return`` (the same) and ``perf`` (1 for a
 win). The reference's own ``episode_length`` log is not a game length (it sums every env's running step

@@ -1,6 +1,6 @@
-"""snake: the reference's many-agent snake (640x360 grids, 256 snakes, 4096 food, corpses), 4 grids = 1024 agents.
+"""snake: the reference's many-agent snake (640x360 grids, 256 snakes, 4096 food, corpses).
 
-Both sides run 4 grids of 256 snakes (the reference's training ``num_envs``), so an env object has 1024 agents.
+Both sides run 4 grids of 256 snakes (the reference's training ``num_envs``): 1024 agents per env object.
 Observations hold the same cell codes (ours uint8, the reference int8). The grid fills up with corpses over
 time, so the metrics drift slowly; both sides use the same warm-up.
 
@@ -42,7 +42,12 @@ def scripted(obs: np.ndarray) -> np.ndarray:
     grid = obs.astype(np.int16)
     edible = (grid == 1) | (grid == 2)
     halves = np.stack(
-        [edible[:, :5].sum((1, 2)), edible[:, 6:].sum((1, 2)), edible[:, :, :5].sum((1, 2)), edible[:, :, 6:].sum((1, 2))],
+        [
+            edible[:, :5].sum((1, 2)),
+            edible[:, 6:].sum((1, 2)),
+            edible[:, :, :5].sum((1, 2)),
+            edible[:, :, 6:].sum((1, 2)),
+        ],
         axis=1,
     )
     near = np.stack([grid[:, r, c] for r, c in _NEIGHBOURS], axis=1)

@@ -1,7 +1,8 @@
 """tetris: ours plays the reference's game (uniform pieces, deck of 3, hold, no kicks, gravity every 4 steps).
 
-Same rules, rewards, observation layout and logs; the reference names its return and length ``ep_return`` and
-``ep_length``. Its time limit (10000 steps) is a terminal there and a truncation here; neither policy gets near it.
+Same rules, rewards, observation layout and logs; the reference names its return and length
+``ep_return`` and ``ep_length``. Its time limit (10000 steps) is a terminal there and a truncation here;
+neither policy gets near it.
 
 A spec file for ``benchmarks/fidelity.py``: pure numpy, imported by both sides' Python.
 """

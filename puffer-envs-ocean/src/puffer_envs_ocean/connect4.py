@@ -28,10 +28,10 @@ class Connect4(OceanEnv):
     **Turns**: the agent always moves first. Each step the agent drops a disc into a column
     (``Discrete(7)``, column 0 leftmost); unless that ends the game the opponent answers in the same step.
 
-    **Opponent** (``opponent=0``, the reference's): (1) an opening book for the agent's first disc: column 3 is
-    answered with column 2, column 4 with column 3; (2) else the leftmost column that wins at once; (3) else
-    for each legal column ``m`` a 3-ply lookahead *sum* (not a minimax value) over the agent's replies ``r``,
-    its answers ``a`` and the agent's next moves ``q``:
+    **Opponent** (``opponent=0``, the reference's): (1) an opening book for the agent's first disc: column 3
+    is answered with column 2, column 4 with column 3; (2) else the leftmost column that wins at once; (3)
+    else for each legal column ``m`` a 3-ply lookahead *sum* (not a minimax value) over the agent's replies
+    ``r``, its answers ``a`` and the agent's next moves ``q``:
     ``score(m) = sum_r [100 if r wins else sum_a (-10 if a wins else number of winning q)]``, and it plays
     the column of smallest score, ties broken uniformly at random (so after the agent's first disc
     in columns 0, 1, 2, 5 or 6 every column ties). ``opponent=1``: win, else block the
@@ -84,7 +84,7 @@ class Connect4(OceanEnv):
 
 #: Registration defaults read by ``puffer_envs_ocean.plugin``.
 SPEC = {
-    "description": "Connect Four vs the reference's book + 3-ply lookahead opponent; 1024 copies per env object",
+    "description": "Connect Four vs the reference's book + 3-ply lookahead opponent; 1024 copies per object",
     "default_kwargs": {"num_envs": 1024},
     # Tuned on the shared 2-core CPU box: from random play's score -1.0 (perf 0.0) to score +0.6, perf 0.8
     # within 3M steps (about 4 minutes); the agent finds lines that beat the lookahead opponent.

@@ -79,7 +79,10 @@ class Snake(OceanEnv):
         if xy.size < 2 or xy.size % 2:
             raise ValueError(f"cells must be a non-empty sequence of (x, y) pairs, got {cells!r}")
         status = _hooks().ocean_snake_set_snake(
-            self.state_pointer(env_index, "void *"), snake, ffi.cast("int32_t *", xy.ctypes.data), xy.size // 2
+            self.state_pointer(env_index, "void *"),
+            snake,
+            ffi.cast("int32_t *", xy.ctypes.data),
+            xy.size // 2,
         )
         if status != 0:
             raise ValueError(f"cannot place snake {snake} on {cells!r}")

@@ -33,7 +33,7 @@ def _hooks() -> Any:
 
 
 class Tetris(OceanEnv):
-    """Tetris on an ``n_rows`` x ``n_cols`` board (default 20 x 10), the rules of PufferLib 3.0's ocean Tetris.
+    """Tetris on an ``n_rows`` x ``n_cols`` board (default 20 x 10), by PufferLib 3.0's ocean Tetris rules.
 
     Pieces (ids 0-6: O I S Z T L J) are drawn uniformly at random into a queue of ``deck_size`` (default 3):
     the falling piece and ``deck_size - 1`` previews. A new piece appears in rotation 0 with its box's
@@ -45,8 +45,9 @@ class Tetris(OceanEnv):
     the held one, if any, appears at the spawn point in rotation 0, else the next piece comes in; the
     reference's test for a blocked swap looks at the held piece in the current rotation one column right of
     the current box, a cell past the right edge reading the next row; we test the same, and count cells
-    below the board as empty, where the reference reads past its grid). A blocked action does nothing (no penalty). Then, on every 4th
-    step since the piece appeared, it falls one row, or locks if it cannot. Locking clears full rows.
+    below the board as empty, where the reference reads past its grid). A blocked action does nothing (no
+    penalty). Then, on every 4th step since the piece appeared, it falls one row, or locks if it cannot.
+    Locking clears full rows.
 
     Rewards: 0.01 per soft-drop row, 0.02 per hard-drop row, 0.1 / 0.3 / 0.5 / 1.0 for 1-4 rows cleared by
     one placement. ``score`` counts 1 per soft-drop row, 2 per hard-drop row and 100 / 300 / 500 / 1000 per
@@ -85,7 +86,12 @@ class Tetris(OceanEnv):
             raise ValueError(f"row {y} is outside the board")
 
     def set_piece(
-        self, piece: str, rotation: int, row: int, col: int, previews: dict[int, str] | None = None,
+        self,
+        piece: str,
+        rotation: int,
+        row: int,
+        col: int,
+        previews: dict[int, str] | None = None,
         env_index: int = 0,
     ) -> None:
         """Replace the falling piece (``PIECES`` letter, rotation 0-3, top-left of its box at ``row``,
@@ -98,14 +104,27 @@ class Tetris(OceanEnv):
         items = list((previews or {}).items()) or [(0, None)]
         for slot, name in items:
             status = _hooks().ocean_tetris_set_piece(
-                pointer, PIECES.index(piece), rotation, row, col, slot, -1 if name is None else PIECES.index(name)
+                pointer,
+                PIECES.index(piece),
+                rotation,
+                row,
+                col,
+                slot,
+                -1 if name is None else PIECES.index(name),
             )
             if status != 0:
-                raise ValueError(f"cannot place {piece} rotation {rotation} at row {row}, column {col} "
-                                 f"(or bad preview slot {slot})")
+                raise ValueError(
+                    f"cannot place {piece} rotation {rotation} at row {row}, column {col} "
+                    f"(or bad preview slot {slot})"
+                )
 
     def set_clock(
-        self, tick: int, tick_fall: int = 0, hold: str | None = None, can_hold: bool = True, env_index: int = 0
+        self,
+        tick: int,
+        tick_fall: int = 0,
+        hold: str | None = None,
+        can_hold: bool = True,
+        env_index: int = 0,
     ) -> None:
         """Set the episode's step count, the steps since the piece appeared (0-3) and the held piece."""
         if hold is not None and hold not in PIECES:
