@@ -13,8 +13,16 @@ EMPTY, AGENT, TARGET = 0, 1, 2
 
 def squared_state():
     return state_type(
-        "typedef struct { OceanHeader h; int size, limit, row, col, target, tick; } SquaredState;", "SquaredState"
+        "typedef struct { OceanHeader h; int size, tiles, limit, pos, col, target, tick; int move[5]; }"
+        " SquaredState;",
+        "SquaredState",
     )
+
+
+def agent(s):
+    """(row, col) of the agent, and a check that the stored column agrees with the cell."""
+    assert s.pos % s.size == s.col
+    return divmod(s.pos, s.size)
 
 
 def make(size=11, num_envs=1, seed=0, **kwargs):
@@ -55,17 +63,20 @@ def test_reset_puts_agent_in_centre_and_one_target():
     env, obs = make(size=11, num_envs=64)
     for i in range(64):
         s = env.state_pointer(i, squared_state())
-        assert (s.row, s.col, s.tick) == (5, 5, 0)
+        assert agent(s) == (5, 5) and s.tick == 0
         assert obs[i, 60] == AGENT and (obs[i] == AGENT).sum() == 1
         assert (obs[i] == TARGET).sum() == 1 and obs[i, s.target] == TARGET and s.target != 60
 
 
-@pytest.mark.parametrize("action, drow, dcol", [(STAY, 0, 0), (DOWN, 1, 0), (UP, -1, 0), (LEFT, 0, -1), (RIGHT, 0, 1)])
+MOVES = [(STAY, 0, 0), (DOWN, 1, 0), (UP, -1, 0), (LEFT, 0, -1), (RIGHT, 0, 1)]
+
+
+@pytest.mark.parametrize("action, drow, dcol", MOVES)
 def test_actions_move_like_the_reference(action, drow, dcol):
     env, obs = make(size=7)
     s = move_target(env, obs, 0)  # top-left corner, away from every move
     _, rewards, terminals, truncations, _ = step(env, action)
-    assert (s.row, s.col) == (3 + drow, 3 + dcol)
+    assert agent(s) == (3 + drow, 3 + dcol)
     assert obs[0, (3 + drow) * 7 + 3 + dcol] == AGENT and (obs[0] == AGENT).sum() == 1
     assert rewards[0] == 0 and not terminals[0] and not truncations[0]
 
@@ -78,7 +89,7 @@ def test_reaching_the_target_pays_one_and_terminates():
     assert infos == [{"perf": 1.0, "score": 1.0, "episode_return": 1.0, "episode_length": 1.0, "n": 1.0}]
     # auto-reset in the same step: fresh agent in the centre, one fresh target, nothing left over
     s = env.state_pointer(0, squared_state())
-    assert (s.row, s.col, s.tick) == (2, 2, 0) and obs[0, 12] == AGENT
+    assert agent(s) == (2, 2) and s.tick == 0 and obs[0, 12] == AGENT
     assert (obs[0] == AGENT).sum() == 1 and (obs[0] == TARGET).sum() == 1 and obs[0, s.target] == TARGET
 
 
@@ -105,7 +116,8 @@ def test_time_limit_is_a_failed_terminal_after_3_size_steps(size):
     _, rewards, terminals, truncations, infos = env.step(np.zeros(4, dtype=np.int32))
     # the reference ends the episode at tick 3*size + 1 with reward -1 and a terminal, not a truncation
     assert terminals.all() and not truncations.any() and (rewards == -1.0).all()
-    assert infos == [{"perf": 0.0, "score": -1.0, "episode_return": -1.0, "episode_length": 3.0 * size + 1, "n": 4}]
+    stats = {"perf": 0.0, "score": -1.0, "episode_return": -1.0, "episode_length": 3.0 * size + 1, "n": 4}
+    assert infos == [stats]
 
 
 def test_last_allowed_step_can_still_score_but_the_timeout_step_cannot():
@@ -119,7 +131,8 @@ def test_last_allowed_step_can_still_score_but_the_timeout_step_cannot():
     for _ in range(15):
         step(env, STAY)
     _, rewards, terminals, _, infos = step(env, RIGHT)  # step 16: the time limit wins over the target
-    assert rewards[0] == -1.0 and terminals[0] and infos[0]["perf"] == 0.0 and infos[0]["episode_length"] == 16
+    assert rewards[0] == -1.0 and terminals[0]
+    assert infos[0]["perf"] == 0.0 and infos[0]["episode_length"] == 16
     assert s.tick == 0
 
 
@@ -135,7 +148,7 @@ def test_even_size_marks_the_cell_the_agent_is_on():
     env, obs = make(size=4, num_envs=16)
     for i in range(16):
         s = env.state_pointer(i, squared_state())
-        assert (s.row, s.col) == (2, 2) and obs[i, 10] == AGENT and s.target != 10
+        assert agent(s) == (2, 2) and obs[i, 10] == AGENT and s.target != 10
 
 
 def test_observation_stays_consistent_over_many_episodes():
@@ -148,7 +161,8 @@ def test_observation_stays_consistent_over_many_episodes():
         for i, s in enumerate(states):
             expected = np.zeros(25, dtype=np.uint8)
             expected[s.target] = TARGET
-            expected[s.row * 5 + s.col] = AGENT
+            expected[s.pos] = AGENT
+            agent(s)
             assert np.array_equal(obs[i], expected)
 
 

@@ -1,4 +1,4 @@
-"""squared: ours plays the reference's Squared (11x11 grid, 3*size steps, -1 off the grid or at the time limit).
+"""squared: ours plays the reference's Squared (11x11 grid, 3*size steps, -1 off the grid or out of time).
 
 Both sides observe the flat grid (uint8 [size * size], 0 empty / 1 agent / 2 target) and take the same actions
 (0 stay, 1 down, 2 up, 3 left, 4 right), so every metric is compared directly.

@@ -1,11 +1,11 @@
-/* squared: walk to a target on a grid (PufferLib 3.0's Squared rules). The suite's sanity check and the template
- * for new envs.
+/* squared: walk to a target on a grid (PufferLib 3.0's Squared rules). The suite's sanity check and the
+ * template for new envs.
  *
  * A size x size grid; the agent starts on the centre cell (row size/2, column size/2), the target on a cell
  * drawn uniformly among all the others. Actions: 0 stay, 1 down (row + 1), 2 up (row - 1), 3 left, 4 right.
  * Walking off the grid ends the episode (the move is not blocked): reward -1, terminal. Reaching the target:
- * +1, terminal. The episode has 3 * size free steps; step 3 * size + 1 ends it with -1 and a terminal (a failed
- * episode by the reference's rules, not a truncation), even if that step lands on the target.
+ * +1, terminal. The episode has 3 * size free steps; step 3 * size + 1 ends it with -1 and a terminal (a
+ * failed episode by the reference's rules, not a truncation), even if that step lands on the target.
  * Observation: the grid, row-major, flat uint8 [size * size] (0 empty, 1 agent, 2 target).
  * Logs: perf (1 on success), score (the final reward, +1 or -1), episode_return, episode_length (steps).
  */
@@ -24,11 +24,12 @@ static const char *const SQ_LOG[] = {"perf", "score", "episode_return", "episode
 
 typedef struct Squared {
     OceanHeader h; /* must be first */
-    int size;
-    int limit;   /* 3 * size: the last step that may still succeed */
-    int row, col;
-    int target;  /* cell index row * size + col */
+    int size, tiles; /* tiles = size * size */
+    int limit;       /* 3 * size: the last step that may still succeed */
+    int pos, col;    /* the agent's cell (row * size + col) and column */
+    int target;      /* the target's cell */
     int tick;
+    int move[5];     /* cell offset of each action */
 } Squared;
 
 static void sq_layout(const double *params, OceanLayout *out) {
@@ -43,19 +44,26 @@ static void sq_layout(const double *params, OceanLayout *out) {
 
 static void sq_init(void *env, const double *params) {
     Squared *s = env;
-    s->size = (int)params[SQ_P_SIZE];
-    s->limit = 3 * s->size;
+    int n = (int)params[SQ_P_SIZE];
+    s->size = n;
+    s->tiles = n * n;
+    s->limit = 3 * n;
+    s->move[0] = 0;
+    s->move[1] = n;
+    s->move[2] = -n;
+    s->move[3] = -1;
+    s->move[4] = 1;
 }
 
 /* Place agent and target on a grid whose cells are all empty. */
 static void sq_place(Squared *s) {
     uint8_t *obs = s->h.obs;
     int n = s->size;
-    s->row = n / 2;
+    int centre = (n / 2) * n + n / 2;
+    s->pos = centre;
     s->col = n / 2;
     /* Uniform among the n*n - 1 other cells: draw an index below n*n - 1 and step over the agent's cell. */
-    int centre = s->row * n + s->col;
-    int cell = (int)ocean_rand_below(&s->h.rng, (uint32_t)(n * n - 1));
+    int cell = (int)ocean_rand_below(&s->h.rng, (uint32_t)(s->tiles - 1));
     cell += cell >= centre;
     s->target = cell;
     obs[centre] = SQ_AGENT;
@@ -65,7 +73,7 @@ static void sq_place(Squared *s) {
 
 static void sq_reset(void *env) {
     Squared *s = env;
-    memset(s->h.obs, SQ_EMPTY, (size_t)s->size * (size_t)s->size);
+    memset(s->h.obs, SQ_EMPTY, (size_t)s->tiles);
     sq_place(s);
 }
 
@@ -82,28 +90,26 @@ static void sq_end(Squared *s, float reward) {
 }
 
 static void sq_step(void *env) {
-    static const int DROW[5] = {0, 1, -1, 0, 0};
     static const int DCOL[5] = {0, 0, 0, -1, 1};
     Squared *s = env;
     uint8_t *obs = s->h.obs;
-    int n = s->size;
     int a = s->h.actions[0]; /* in [0, 5): checked by the dispatcher */
-    int row = s->row + DROW[a], col = s->col + DCOL[a];
-    obs[s->row * n + s->col] = SQ_EMPTY;
+    int pos = s->pos + s->move[a], col = s->col + DCOL[a];
+    obs[s->pos] = SQ_EMPTY;
     s->tick++;
-    /* Unsigned compare: a negative row/column wraps to a huge value, one test per axis. */
-    if ((unsigned)row >= (unsigned)n || (unsigned)col >= (unsigned)n || s->tick > s->limit) {
+    /* Off the top or bottom leaves [0, tiles); off a side leaves [0, size) in the column (unsigned compares
+     * catch negatives). One branch for the three failures: they are rare and all end the same way. */
+    if (((unsigned)pos >= (unsigned)s->tiles) | ((unsigned)col >= (unsigned)s->size) | (s->tick > s->limit)) {
         sq_end(s, -1.0f);
         return;
     }
-    int cell = row * n + col;
-    if (cell == s->target) {
+    if (pos == s->target) {
         sq_end(s, 1.0f);
         return;
     }
-    s->row = row;
+    s->pos = pos;
     s->col = col;
-    obs[cell] = SQ_AGENT;
+    obs[pos] = SQ_AGENT;
 }
 
 static void sq_render(const void *env, uint8_t *rgb, int width, int height) {
@@ -114,9 +120,10 @@ static void sq_render(const void *env, uint8_t *rgb, int width, int height) {
         ocean_fill_rect(rgb, width, height, 0, i * SQ_CELL_PX, width, 1, 60, 60, 72);
     }
     int tx = s->target % s->size, ty = s->target / s->size;
-    ocean_fill_rect(rgb, width, height, tx * SQ_CELL_PX + 2, ty * SQ_CELL_PX + 2, SQ_CELL_PX - 3, SQ_CELL_PX - 3,
-                    230, 60, 60);
-    ocean_fill_rect(rgb, width, height, s->col * SQ_CELL_PX + 3, s->row * SQ_CELL_PX + 3, SQ_CELL_PX - 5,
+    ocean_fill_rect(rgb, width, height, tx * SQ_CELL_PX + 2, ty * SQ_CELL_PX + 2, SQ_CELL_PX - 3,
+                    SQ_CELL_PX - 3, 230, 60, 60);
+    int row = s->pos / s->size;
+    ocean_fill_rect(rgb, width, height, s->col * SQ_CELL_PX + 3, row * SQ_CELL_PX + 3, SQ_CELL_PX - 5,
                     SQ_CELL_PX - 5, 80, 200, 255);
 }
 
@@ -125,7 +132,8 @@ static int sq_render_ansi(const void *env, char *out, int cap) {
     int k = 0;
     for (int r = 0; r < s->size; r++) {
         for (int c = 0; c < s->size; c++) {
-            char ch = (r == s->row && c == s->col) ? 'A' : (r * s->size + c == s->target) ? 'T' : '.';
+            int cell = r * s->size + c;
+            char ch = cell == s->pos ? 'A' : cell == s->target ? 'T' : '.';
             if (k < cap - 1) out[k++] = ch;
         }
         if (k < cap - 1) out[k++] = '\n';
