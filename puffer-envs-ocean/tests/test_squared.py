@@ -13,7 +13,7 @@ EMPTY, AGENT, TARGET = 0, 1, 2
 
 def squared_state():
     return state_type(
-        "typedef struct { OceanHeader h; int size, tiles, limit, pos, col, target, tick; int move[5]; }"
+        "typedef struct { OceanHeader h; int size, tiles, limit, pos, tick, col, target; int move[5]; }"
         " SquaredState;",
         "SquaredState",
     )

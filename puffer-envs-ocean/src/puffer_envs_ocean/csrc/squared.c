@@ -26,9 +26,10 @@ typedef struct Squared {
     OceanHeader h; /* must be first */
     int size, tiles; /* tiles = size * size */
     int limit;       /* 3 * size: the last step that may still succeed */
-    int pos, col;    /* the agent's cell (row * size + col) and column */
+    int pos;         /* the agent's cell, row * size + col */
+    int tick;        /* (between pos and col: adjacent, gcc packs them into a slower SIMD pair) */
+    int col;         /* the agent's column */
     int target;      /* the target's cell */
-    int tick;
     int move[5];     /* cell offset of each action */
 } Squared;
 
