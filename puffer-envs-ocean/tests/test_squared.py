@@ -1,3 +1,5 @@
+"""ocean/squared plays PufferLib 3.0's Squared: rules checked against the reference's numbers."""
+
 import numpy as np
 import pytest
 from ocean_checks import check_all
@@ -5,74 +7,163 @@ from ocean_checks import check_all
 import puffer_core
 from puffer_envs_ocean._binding import state_type
 
-STAY, UP, DOWN, LEFT, RIGHT = range(5)
+STAY, DOWN, UP, LEFT, RIGHT = range(5)  # the reference's action numbers
+EMPTY, AGENT, TARGET = 0, 1, 2
 
 
 def squared_state():
     return state_type(
-        "typedef struct { OceanHeader h; int size, max_steps; int ax, ay, tx, ty; int tick;"
-        " float episode_return; } SquaredState;",
+        "typedef struct { OceanHeader h; int size, tiles, limit, pos, tick, col, target; int move[5]; }"
+        " SquaredState;",
         "SquaredState",
     )
 
 
-def test_common_checks():
-    check_all("ocean/squared", num_envs=8)
+def agent(s):
+    """(row, col) of the agent, and a check that the stored column agrees with the cell."""
+    assert s.pos % s.size == s.col
+    return divmod(s.pos, s.size)
 
 
-def test_spaces():
-    env = puffer_core.make("ocean/squared", num_envs=3, size=7)
-    assert env.single_observation_space.shape == (7, 7)
+def make(size=11, num_envs=1, seed=0, **kwargs):
+    env = puffer_core.make("ocean/squared", num_envs=num_envs, size=size, seed=seed, log_interval=1, **kwargs)
+    obs, _ = env.reset()
+    return env, obs
+
+
+def move_target(env, obs, cell, index=0):
+    """Put the target of env ``index`` on ``cell``, keeping its observation consistent."""
+    s = env.state_pointer(index, squared_state())
+    obs[index, s.target] = EMPTY
+    s.target = cell
+    obs[index, cell] = TARGET
+    return s
+
+
+def step(env, action):
+    return env.step(np.array([action], dtype=np.int32))
+
+
+@pytest.mark.parametrize("size", [11, 4])
+def test_common_checks(size):
+    check_all("ocean/squared", num_envs=8, size=size)
+
+
+def test_defaults_and_spaces():
+    env = puffer_core.make("ocean/squared", num_envs=3)
+    assert env.single_observation_space.shape == (121,)  # flat, like the reference
     assert env.single_observation_space.dtype == np.uint8
+    assert env.single_observation_space.low.min() == 0 and env.single_observation_space.high.max() == 2
     assert env.single_action_space.n == 5
     assert env.num_agents == 3
+    assert puffer_core.make("ocean/squared", size=7).single_observation_space.shape == (49,)
 
 
-def test_reaching_target_rewards_and_terminates():
-    env = puffer_core.make("ocean/squared", num_envs=1, size=5, seed=0, log_interval=1)
-    obs, _ = env.reset()
-    s = env.state_pointer(0, squared_state())
-    assert (s.ax, s.ay) == (2, 2)
-    assert obs[0, 2, 2] == 1 and (obs[0] == 2).sum() == 1
-    # put the target right of the agent (keeping the observation consistent)
-    obs[0][obs[0] == 2] = 0
-    s.tx, s.ty = 3, 2
-    obs[0, 2, 3] = 2
-    _, rewards, terminals, truncations, infos = env.step(np.array([RIGHT], dtype=np.int32))
+def test_reset_puts_agent_in_centre_and_one_target():
+    env, obs = make(size=11, num_envs=64)
+    for i in range(64):
+        s = env.state_pointer(i, squared_state())
+        assert agent(s) == (5, 5) and s.tick == 0
+        assert obs[i, 60] == AGENT and (obs[i] == AGENT).sum() == 1
+        assert (obs[i] == TARGET).sum() == 1 and obs[i, s.target] == TARGET and s.target != 60
+
+
+MOVES = [(STAY, 0, 0), (DOWN, 1, 0), (UP, -1, 0), (LEFT, 0, -1), (RIGHT, 0, 1)]
+
+
+@pytest.mark.parametrize("action, drow, dcol", MOVES)
+def test_actions_move_like_the_reference(action, drow, dcol):
+    env, obs = make(size=7)
+    s = move_target(env, obs, 0)  # top-left corner, away from every move
+    _, rewards, terminals, truncations, _ = step(env, action)
+    assert agent(s) == (3 + drow, 3 + dcol)
+    assert obs[0, (3 + drow) * 7 + 3 + dcol] == AGENT and (obs[0] == AGENT).sum() == 1
+    assert rewards[0] == 0 and not terminals[0] and not truncations[0]
+
+
+def test_reaching_the_target_pays_one_and_terminates():
+    env, obs = make(size=5)
+    move_target(env, obs, 2 * 5 + 3)  # right of the centre
+    _, rewards, terminals, truncations, infos = step(env, RIGHT)
     assert rewards[0] == 1.0 and terminals[0] and not truncations[0]
-    assert infos == [{"episode_return": 1.0, "episode_length": 1.0, "score": 1.0, "n": 1.0}]
-    # auto-reset: the agent is back in the centre with a fresh target
-    assert obs[0, 2, 2] == 1 and (obs[0] == 2).sum() == 1 and (s.ax, s.ay) == (2, 2)
-
-
-def test_walking_off_grid_is_terminal_with_penalty():
-    env = puffer_core.make("ocean/squared", num_envs=1, size=3, seed=0, log_interval=1)
-    env.reset()
+    assert infos == [{"perf": 1.0, "score": 1.0, "episode_return": 1.0, "episode_length": 1.0, "n": 1.0}]
+    # auto-reset in the same step: fresh agent in the centre, one fresh target, nothing left over
     s = env.state_pointer(0, squared_state())
-    s.tx, s.ty = 2, 2  # keep the target away from the path up
-    rewards = terminals = None
-    for _ in range(2):
-        _, rewards, terminals, _, infos = env.step(np.array([UP], dtype=np.int32))
-    assert rewards[0] == -1.0 and terminals[0]
-    assert infos[0]["score"] == 0.0 and infos[0]["episode_return"] == -1.0
+    assert agent(s) == (2, 2) and s.tick == 0 and obs[0, 12] == AGENT
+    assert (obs[0] == AGENT).sum() == 1 and (obs[0] == TARGET).sum() == 1 and obs[0, s.target] == TARGET
 
 
-def test_time_limit_is_truncation_not_termination():
-    env = puffer_core.make("ocean/squared", num_envs=4, max_steps=5, seed=1, log_interval=1)
-    env.reset()
-    for _ in range(5):
+@pytest.mark.parametrize("action", [DOWN, UP, LEFT, RIGHT])
+def test_walking_off_any_edge_ends_with_minus_one(action):
+    env, obs = make(size=5)
+    target = {DOWN: 0, UP: 24, LEFT: 4, RIGHT: 0}[action]  # a corner off the path
+    move_target(env, obs, target)
+    for _ in range(2):  # centre (2, 2) -> edge: moves stay on the grid
+        _, rewards, terminals, _, infos = step(env, action)
+        assert rewards[0] == 0 and not terminals[0] and infos == []
+    _, rewards, terminals, truncations, infos = step(env, action)  # the move off is not blocked: it ends
+    assert rewards[0] == -1.0 and terminals[0] and not truncations[0]
+    assert infos == [{"perf": 0.0, "score": -1.0, "episode_return": -1.0, "episode_length": 3.0, "n": 1.0}]
+    assert (obs[0] == AGENT).sum() == 1 and (obs[0] == TARGET).sum() == 1 and obs[0, 12] == AGENT
+
+
+@pytest.mark.parametrize("size", [3, 5, 11])
+def test_time_limit_is_a_failed_terminal_after_3_size_steps(size):
+    env, obs = make(size=size, num_envs=4)
+    for _ in range(3 * size):  # staying is always allowed
         _, rewards, terminals, truncations, infos = env.step(np.zeros(4, dtype=np.int32))
-    assert truncations.all() and not terminals.any() and (rewards == 0).all()
-    assert infos[0]["n"] == 4 and infos[0]["episode_length"] == 5.0
+        assert not terminals.any() and not truncations.any() and (rewards == 0).all()
+    _, rewards, terminals, truncations, infos = env.step(np.zeros(4, dtype=np.int32))
+    # the reference ends the episode at tick 3*size + 1 with reward -1 and a terminal, not a truncation
+    assert terminals.all() and not truncations.any() and (rewards == -1.0).all()
+    stats = {"perf": 0.0, "score": -1.0, "episode_return": -1.0, "episode_length": 3.0 * size + 1, "n": 4}
+    assert infos == [stats]
 
 
-def test_targets_cover_the_grid():
-    env = puffer_core.make("ocean/squared", num_envs=2000, size=5, seed=0)
+def test_last_allowed_step_can_still_score_but_the_timeout_step_cannot():
+    env, obs = make(size=5)
+    s = move_target(env, obs, 2 * 5 + 3)
+    for _ in range(14):
+        step(env, STAY)
+    _, rewards, terminals, _, infos = step(env, RIGHT)  # step 15 = 3 * size
+    assert rewards[0] == 1.0 and terminals[0] and infos[0]["episode_length"] == 15
+    s = move_target(env, obs, 2 * 5 + 3)
+    for _ in range(15):
+        step(env, STAY)
+    _, rewards, terminals, _, infos = step(env, RIGHT)  # step 16: the time limit wins over the target
+    assert rewards[0] == -1.0 and terminals[0]
+    assert infos[0]["perf"] == 0.0 and infos[0]["episode_length"] == 16
+    assert s.tick == 0
+
+
+def test_targets_are_uniform_over_the_other_cells():
+    env = puffer_core.make("ocean/squared", num_envs=2400, size=5, seed=0)
     obs, _ = env.reset()
-    targets = (obs == 2).reshape(2000, -1).argmax(axis=1)
-    counts = np.bincount(targets, minlength=25)
+    counts = np.bincount((obs == TARGET).argmax(axis=1), minlength=25)
     assert counts[12] == 0  # never on the agent
-    assert (np.delete(counts, 12) > 40).all()  # ~83 each: uniform over the other 24 cells
+    assert (np.delete(counts, 12) > 60).all() and (np.delete(counts, 12) < 140).all()  # 100 each
+
+
+def test_even_size_marks_the_cell_the_agent_is_on():
+    env, obs = make(size=4, num_envs=16)
+    for i in range(16):
+        s = env.state_pointer(i, squared_state())
+        assert agent(s) == (2, 2) and obs[i, 10] == AGENT and s.target != 10
+
+
+def test_observation_stays_consistent_over_many_episodes():
+    """The grid is updated incrementally (no wipe at auto-reset): it must always show exactly the state."""
+    env, obs = make(size=5, num_envs=32, seed=3)
+    rng = np.random.default_rng(0)
+    states = [env.state_pointer(i, squared_state()) for i in range(32)]
+    for _ in range(300):
+        env.step(rng.integers(0, 5, 32, dtype=np.int32))
+        for i, s in enumerate(states):
+            expected = np.zeros(25, dtype=np.uint8)
+            expected[s.target] = TARGET
+            expected[s.pos] = AGENT
+            agent(s)
+            assert np.array_equal(obs[i], expected)
 
 
 def test_ansi_render():
@@ -80,6 +171,7 @@ def test_ansi_render():
     env.reset()
     text = env.render()
     assert text.count("A") == 1 and text.count("T") == 1 and len(text.splitlines()) == 3
+    assert text.splitlines()[1][1] == "A"
 
 
 @pytest.mark.parametrize("bad", [2, 64, 5.5])
@@ -88,14 +180,17 @@ def test_bad_size(bad):
         puffer_core.make("ocean/squared", size=bad)
 
 
+def test_max_steps_is_gone():
+    with pytest.raises((TypeError, ValueError), match="max_steps"):
+        puffer_core.make("ocean/squared", max_steps=50)
+
+
 def greedy(obs):
-    """Step towards the target, reading both positions from the grid."""
-    n = obs.shape[0]
-    flat = obs.reshape(n, -1)
-    size = obs.shape[1]
-    ay, ax = np.divmod(np.argmax(flat == 1, axis=1), size)
-    ty, tx = np.divmod(np.argmax(flat == 2, axis=1), size)
-    return np.select([tx > ax, tx < ax, ty > ay, ty < ay], [RIGHT, LEFT, DOWN, UP], STAY).astype(np.int32)
+    """Step towards the target, reading both positions from the flat grid."""
+    size = int(round(np.sqrt(obs.shape[1])))
+    ar, ac = np.divmod(np.argmax(obs == AGENT, axis=1), size)
+    tr, tc = np.divmod(np.argmax(obs == TARGET, axis=1), size)
+    return np.select([tc > ac, tc < ac, tr > ar, tr < ar], [RIGHT, LEFT, DOWN, UP], STAY).astype(np.int32)
 
 
 def test_greedy_policy_always_scores():
@@ -105,5 +200,5 @@ def test_greedy_policy_always_scores():
         obs, rewards, terminals, truncations, _ = env.step(greedy(obs))
         assert not truncations.any() and (rewards[terminals] == 1.0).all()
     (stats,) = env.flush_log()
-    assert stats["score"] == 1.0 and stats["episode_return"] == 1.0 and stats["n"] > 1000
+    assert stats["score"] == 1.0 and stats["perf"] == 1.0 and stats["n"] > 1000
     assert stats["episode_length"] <= 10  # Manhattan distance from the centre of an 11x11 grid

@@ -8,11 +8,29 @@ __all__ = ["Squared", "SPEC"]
 
 
 class Squared(OceanEnv):
-    """Agent in the centre of a ``size x size`` grid, target on another cell.
+    """PufferLib 3.0's Squared: walk from the centre of a ``size x size`` grid to a target.
 
-    Observation: ``uint8 [size, size]`` (0 empty, 1 agent, 2 target). Actions: ``Discrete(5)``
-    (0 stay, 1 up, 2 down, 3 left, 4 right). Reward +1 and termination on the target, -1 and termination
-    for walking off the grid, truncation after ``max_steps``. Logs ``score`` (1 when the target was reached).
+    Parameters: ``size`` (11, in [3, 63]). The agent starts on the centre cell (row ``size // 2``, column
+    ``size // 2``); the target sits on a cell drawn uniformly among all the others.
+
+    Observation: ``uint8 [size * size]``, the grid row-major (cell ``row * size + col``): 0 empty, 1 agent,
+    2 target. Box bounds [0, 2] (the reference declares high=1 but also writes 2).
+
+    Actions: ``Discrete(5)``: 0 stay, 1 down (row + 1), 2 up (row - 1), 3 left (col - 1), 4 right (col + 1).
+
+    Rewards and episode ends (every end is a terminal, there is no truncation):
+
+    * reaching the target: reward +1;
+    * walking off the grid: reward -1 (the move is not blocked, the episode ends);
+    * time out: the first ``3 * size`` steps may succeed; step ``3 * size + 1`` ends the episode with
+      reward -1 whatever the move (a failure by the reference's rules, hence a terminal, not a truncation).
+
+    All other steps pay 0. Logged metrics (means over finished episodes): ``perf`` (1 when the target was
+    reached, else 0), ``score`` (the final reward, +1 or -1, i.e. ``2 * perf - 1``), ``episode_return``
+    (equal to ``score``), ``episode_length`` (steps, at most ``3 * size + 1``).
+
+    Deviation from the reference: for even sizes the reference marks the agent at cell ``size * size // 2``
+    (row ``size // 2``, column 0) while it moves from column ``size // 2``; ours marks the cell it is on.
     """
 
     c_name = "squared"
@@ -20,9 +38,10 @@ class Squared(OceanEnv):
 
 #: Registration defaults read by ``puffer_envs_ocean.plugin``.
 SPEC = {
-    "description": "Walk to a target on a grid (sanity check); 1024 copies per env object",
+    "description": "Walk to a target on a grid within 3*size steps (PufferLib 3.0's Squared)",
     "default_kwargs": {"num_envs": 1024},
-    # Tuned on the 2-core CPU box: score 0.5 (random play 0.13) after about 0.8M steps.
+    # On the 2-core CPU box: perf (target reached) 0.11 for random play, 0.5 after about 0.5M steps, 0.75
+    # (score 0.5) after about 1.2M steps.
     "train_config": {
         "train": {
             "total_timesteps": 5_000_000,
