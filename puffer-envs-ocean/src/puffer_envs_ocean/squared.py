@@ -54,7 +54,7 @@ SPEC = {
             "minibatch_size": 2048,
             "update_epochs": 2,
         },
-        "vec": {"backend": "serial", "num_envs": 1},
+        "vec": {"backend": "serial", "num_env_objects": 1},
         "policy": {"kind": "mlp", "hidden_size": 256, "lstm": False},
     },
 }
