@@ -133,6 +133,8 @@ static void cp_step(void *env) {
         float ret = c->episode_return;
         float values[CP_NUM_LOG] = {ret, (float)c->tick, ret, (float)out_of_bounds};
         ocean_log_episode(&c->h, values, CP_NUM_LOG);
+        cp_write_obs(c); /* the state that ended the episode, e.g. for bootstrapping a truncation */
+        ocean_keep_final_obs(&c->h, 0);
         cp_reset(c);
         return;
     }

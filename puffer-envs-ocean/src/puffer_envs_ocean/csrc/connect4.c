@@ -246,6 +246,7 @@ static void c4_end(Connect4* e, float reward, int illegal) {
     e->h.terminals[0] = 1;
     float values[C4_NUM_LOG] = {reward, (float)e->steps, reward, reward > 0.f ? 1.f : 0.f, (float)illegal};
     ocean_log_episode(&e->h, values, C4_NUM_LOG);
+    ocean_keep_final_obs(&e->h, 0);  // obs is kept current disc by disc: it shows the final board already
     c4_new_game(e);  // auto-reset: the observation is the next game's empty board
 }
 

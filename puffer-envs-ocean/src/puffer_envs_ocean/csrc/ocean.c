@@ -167,10 +167,20 @@ OCEAN_API OceanHandle *ocean_create(const char *name, const double *params, int 
         e->log = &h->log;
         e->index = i;
         e->agents = layout.agents;
+        e->final_obs = NULL; /* until ocean_set_final_obs: keeping them is opt-in, so old callers work */
+        e->obs_bytes = h->obs_per_agent * h->obs_elem_bytes;
         def->init(e, params);
     }
     ocean_reset(h, 1, seed);
     return h;
+}
+
+OCEAN_API void ocean_set_final_obs(OceanHandle *h, void *final_obs) {
+    if (!h) return;
+    size_t slice = (size_t)h->layout.agents * h->obs_per_agent * h->obs_elem_bytes;
+    for (int i = 0; i < h->num_envs; i++) {
+        instance(h, i)->final_obs = final_obs ? (unsigned char *)final_obs + (size_t)i * slice : NULL;
+    }
 }
 
 OCEAN_API void ocean_reset(OceanHandle *h, int reseed, uint64_t seed) {

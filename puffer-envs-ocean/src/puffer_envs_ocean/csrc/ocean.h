@@ -84,6 +84,10 @@ typedef struct OceanLog {
  *   terminals   agents bytes, 0 or 1    (zeroed before every step; numpy bool: only ever write 0 or 1)
  *   truncations agents bytes, 0 or 1    (zeroed before every step; a time limit is a truncation)
  *   masks       agents bytes, 0 or 1    (set to 1 by the dispatcher at reset; env may clear dead slots)
+ *   final_obs   agents * obs_bytes bytes, or NULL when the caller does not keep final observations: the
+ *               observation that ended each agent's last episode (auto-reset overwrites it in obs). Envs
+ *               never touch it directly: they call ocean_keep_final_obs() (see CONTRACT.md).
+ * The two final-observation fields are last so that the header's older fields keep their offsets.
  * ---------------------------------------------------------------------------------------------------- */
 typedef struct OceanHeader {
     OceanRng rng;
@@ -96,7 +100,19 @@ typedef struct OceanHeader {
     OceanLog *log;
     int index; /* instance index within the handle, e.g. for render tie-breaks; not for randomness */
     int agents;
+    void *final_obs;  /* this instance's slice of the final-observation buffer, or NULL */
+    size_t obs_bytes; /* bytes of one agent's observation */
 } OceanHeader;
+
+/* Keep agent a's current observation (the last one of the episode ending in this step) as its final
+ * observation. Call it on the episode-end path, after writing that observation and before the reset
+ * overwrites it; a no-op when the caller keeps no final observations. */
+static inline void ocean_keep_final_obs(OceanHeader *h, int a) {
+    if (h->final_obs) {
+        size_t offset = (size_t)a * h->obs_bytes;
+        memcpy((unsigned char *)h->final_obs + offset, (const unsigned char *)h->obs + offset, h->obs_bytes);
+    }
+}
 
 /* Record one finished episode (values in log_names order, exactly num_log of them). */
 static inline void ocean_log_episode(OceanHeader *h, const float *values, int num_log) {
@@ -170,6 +186,9 @@ OCEAN_API OceanHandle *ocean_create(const char *name, const double *params, int 
                                     uint64_t seed, void *obs, int32_t *actions, float *rewards,
                                     uint8_t *terminals, uint8_t *truncations, uint8_t *masks, char *err,
                                     int errlen);
+/* Give the instances a final-observation buffer laid out like obs (num_envs * layout.agents slots), or NULL
+ * to stop keeping final observations (the default after create). The buffer must outlive its use. */
+OCEAN_API void ocean_set_final_obs(OceanHandle *h, void *final_obs);
 /* Reset every instance; when reseed != 0, first seed instance i's RNG from (seed, i). */
 OCEAN_API void ocean_reset(OceanHandle *h, int reseed, uint64_t seed);
 /* Step every instance. Returns 0, or -(k+1) when the k-th int32 of the action buffer is out of range:

@@ -199,6 +199,8 @@ static void pg_step(void *env) {
             float values[PG_NUM_LOG] = {p->episode_return, (float)p->tick, (float)(p->points - p->opp_points),
                                         (float)p->points / (float)(p->points + p->opp_points)};
             ocean_log_episode(&p->h, values, PG_NUM_LOG);
+            pg_write_obs(p); /* the deciding frame: ball past a paddle, winning score shown */
+            ocean_keep_final_obs(&p->h, 0);
             pg_reset(p);
             return;
         }

@@ -159,8 +159,17 @@ static void sn_remove(Snake* e, int i, int corpses) {
     s->len = 0;
 }
 
+static inline void sn_window(uint8_t* restrict dst, const uint8_t* restrict src, size_t stride, int side);
+
 static void sn_die(Snake* e, int i) {
     SnakeAgent* s = &e->snakes[i];
+    // Final observation: the view around the head as the snake died (its body still on the grid, the cell
+    // that killed it next to the head), written into its slot before the body is removed. The slot is
+    // rewritten with the respawned snake's view at the end of the step.
+    size_t n = (size_t)e->side * (size_t)e->side;
+    const uint8_t* corner = e->grid + (s->head - (e->vision * e->width + e->vision));
+    sn_window((uint8_t*)e->h.obs + (size_t)i * n, corner, (size_t)e->width, e->side);
+    ocean_keep_final_obs(&e->h, i);
     e->h.rewards[i] = e->reward_death;
     e->h.terminals[i] = 1;
     s->ret += e->reward_death;

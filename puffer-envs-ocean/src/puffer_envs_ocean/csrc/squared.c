@@ -78,15 +78,22 @@ static void sq_reset(void *env) {
     sq_place(s);
 }
 
-/* Log the finished episode and start the next one. The step has already cleared the agent's cell, so only the
- * target's mark is left: clearing it is cheaper than wiping the grid. */
-static void sq_end(Squared *s, float reward) {
+/* Log the finished episode, keep its final observation and start the next one. `pos` is where the agent
+ * ended: off the grid (the final grid shows only the target) or on a cell (shown as the agent, also when it
+ * is the target's cell, which the time limit can end on). The step has already cleared the agent's old
+ * cell, so at most these two marks are left: clearing them is cheaper than wiping the grid. */
+static void sq_end(Squared *s, float reward, int pos, int col) {
+    uint8_t *obs = s->h.obs;
     s->h.rewards[0] = reward;
     s->h.terminals[0] = 1;
     /* The only non-zero reward of an episode is its last one, so return = score. */
     float values[SQ_NUM_LOG] = {reward > 0.0f ? 1.0f : 0.0f, reward, reward, (float)s->tick};
     ocean_log_episode(&s->h, values, SQ_NUM_LOG);
-    ((uint8_t *)s->h.obs)[s->target] = SQ_EMPTY;
+    int on_grid = (unsigned)pos < (unsigned)s->tiles && (unsigned)col < (unsigned)s->size;
+    if (on_grid) obs[pos] = SQ_AGENT;
+    ocean_keep_final_obs(&s->h, 0);
+    if (on_grid) obs[pos] = SQ_EMPTY;
+    obs[s->target] = SQ_EMPTY;
     sq_place(s);
 }
 
@@ -101,11 +108,11 @@ static void sq_step(void *env) {
     /* Off the top or bottom leaves [0, tiles); off a side leaves [0, size) in the column (unsigned compares
      * catch negatives). One branch for the three failures: they are rare and all end the same way. */
     if (((unsigned)pos >= (unsigned)s->tiles) | ((unsigned)col >= (unsigned)s->size) | (s->tick > s->limit)) {
-        sq_end(s, -1.0f);
+        sq_end(s, -1.0f, pos, col);
         return;
     }
     if (pos == s->target) {
-        sq_end(s, 1.0f);
+        sq_end(s, 1.0f, pos, col);
         return;
     }
     s->pos = pos;

@@ -135,6 +135,9 @@ static void tt_new_game(Tetris* e) {
     e->redraw_board = e->redraw_deck = 1;
 }
 
+static void tt_obs_board(const Tetris* e, float* obs);
+static void tt_obs_tail(const Tetris* e, float* obs);
+
 static void tt_end_episode(Tetris* e, int terminal) {
     float t = (float)e->tick;  // >= 1: placements happen in steps
     float values[TT_NUM_LOG] = {
@@ -151,6 +154,14 @@ static void tt_end_episode(Tetris* e, int terminal) {
     ocean_log_episode(&e->h, values, TT_NUM_LOG);
     e->h.terminals[0] = (uint8_t)terminal;
     e->h.truncations[0] = (uint8_t)!terminal;
+    // Final observation: the board with the last piece locked (and its lines cleared), no falling piece (the
+    // next one did not fit, or the time is up), and the scalars and queue as the episode left them. Written
+    // in full, as the incremental updates only hold within an episode; the new game redraws it all anyway.
+    float* obs = e->h.obs;
+    tt_obs_board(e, obs);
+    e->redraw_deck = 1;
+    tt_obs_tail(e, obs);
+    ocean_keep_final_obs(&e->h, 0);
     tt_new_game(e);
 }
 
