@@ -153,6 +153,53 @@ def check_external_buffers(env_id: str, **kwargs: Any) -> None:
     env.close()
 
 
+def check_final_observations(env_id: str, steps: int = 2000, **kwargs: Any) -> int:
+    """``final_observations`` holds, for exactly the agents whose episode ended in a step, an observation
+    inside the Box that is not the next episode's first one; returns the episodes checked.
+
+    Before every step the buffer is filled with a sentinel no observation can take (NaN, or a byte above
+    ``obs_high``), so a row the env forgot to write, or wrote without an episode end, is seen. An env that
+    copied the observation after its reset would give ``final == observations`` on every end; a final
+    observation can equal the reset one by chance (e.g. same board), so a few equal rows are tolerated.
+    Env test files check what the final observation shows (``test_*_final_observation``)."""
+    env = puffer_core.make(env_id, seed=11, **kwargs)
+    env.reset()
+    final = env.final_observations
+    if not type(env).keeps_final_observations:
+        assert final is None, "a buffer the env does not fill must not be offered"
+        env.close()
+        return 0
+    assert final is not None, "ocean envs keep final observations"
+    assert final.shape == env.observations.shape and final.dtype == env.observations.dtype
+    assert not np.shares_memory(final, env.observations)
+    space = env.single_observation_space
+    if final.dtype == np.float32:
+        sentinel = np.nan
+    else:
+        assert space.high.max() < 255, "needs a byte value outside the Box as a sentinel"
+        sentinel = 255
+    rng = np.random.default_rng(11)
+    episodes = same_as_reset = 0
+    for _ in range(steps):
+        final[...] = sentinel
+        obs, _, terminals, truncations, _ = env.step(random_actions(env, rng))
+        done = terminals | truncations
+        unwritten = np.isnan(final) if final.dtype == np.float32 else final == sentinel
+        unwritten = unwritten.reshape(env.num_agents, -1)
+        assert unwritten[~done].all(), "final observation written for an agent whose episode did not end"
+        assert not unwritten[done].any(), "episode ended without its final observation"
+        ended = final[done]
+        assert np.all(ended >= space.low) and np.all(ended <= space.high), "final observation out of its Box"
+        episodes += int(done.sum())
+        same_as_reset += int(sum(np.array_equal(f, o) for f, o in zip(ended, obs[done], strict=True)))
+    assert episodes > 0, "no episode finished: the test proves nothing"
+    assert same_as_reset <= 0.05 * episodes, (
+        f"{same_as_reset} of {episodes} final observations are the next episode's first one"
+    )
+    env.close()
+    return episodes
+
+
 def check_render(env_id: str, **kwargs: Any) -> None:
     env = puffer_core.make(env_id, seed=0, **kwargs)
     env.reset()
@@ -172,4 +219,5 @@ def check_all(env_id: str, **kwargs: Any) -> None:
     check_autoreset_and_stats(env_id, **kwargs)
     check_bad_input(env_id, **kwargs)
     check_external_buffers(env_id, **kwargs)
+    check_final_observations(env_id, **kwargs)
     check_render(env_id, **kwargs)

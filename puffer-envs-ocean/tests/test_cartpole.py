@@ -135,3 +135,37 @@ def test_max_steps_param():
     for t in range(3):
         _, _, terminals, truncations, infos = env.step(np.array([t % 2], dtype=np.int32))
     assert truncations[0] and not terminals[0] and infos[0]["episode_length"] == 3
+
+
+def test_final_observation_is_the_state_that_ended_the_episode():
+    """Truncated: the final observation is the state a longer episode of the same seed shows at that step,
+    which is what bootstrapping needs. Terminated: it is past one of the termination limits (the reset
+    state, within 0.05 of zero, never is)."""
+    short = puffer_core.make("ocean/cartpole", num_envs=16, seed=5, max_steps=30)
+    long = puffer_core.make("ocean/cartpole", num_envs=16, seed=5, max_steps=1000)
+    short.reset()
+    long.reset()
+    actions = np.zeros(16, dtype=np.int32)
+    for t in range(30):
+        actions[:] = t % 2  # alternate pushes: most poles stay up for 30 steps
+        _, _, terminals, truncations, _ = short.step(actions)
+        long_obs = long.step(actions)[0]
+        if t < 29:
+            assert not truncations.any()
+    assert not terminals.any()
+    truncated = int(truncations.sum())
+    assert truncated >= 8
+    np.testing.assert_array_equal(short.final_observations[truncations], long_obs[truncations])
+    assert not np.array_equal(short.observations[truncations], long_obs[truncations])
+
+    rng = np.random.default_rng(0)
+    terminated = 0
+    for _ in range(300):
+        _, _, terminals, truncations, _ = long.step(rng.integers(0, 2, 16, dtype=np.int32))
+        final = long.final_observations[terminals].astype(np.float64)
+        out_x = np.abs(final[:, 0]) > 2.4
+        out_theta = np.abs(final[:, 2]) > 12 * 2 * np.pi / 360 - 1e-7  # float32 rounding of the limit
+        assert np.all(out_x | out_theta)
+        assert np.all(np.abs(long.observations[terminals]) <= 0.05)
+        terminated += int(terminals.sum())
+    assert terminated > 50

@@ -311,3 +311,32 @@ def test_ansi_render():
     env = connect4(render_mode="ansi")
     env.set_board(board([[1, 2, 0, 0, 0, 0, 0]]))
     assert env.render().splitlines()[-2] == "XO....."
+
+
+def test_final_observation_is_the_board_the_game_ended_on():
+    """The final board is the one before the agent's last move plus that move (and the opponent's winning
+    reply when it won); an illegal move leaves the board as it was. The next game starts empty."""
+    env = puffer_core.make("ocean/connect4", num_envs=16, seed=6, opponent_noise=1.0)  # random: it loses too
+    obs, _ = env.reset()
+    rng = np.random.default_rng(6)
+    ends = wins = illegal = 0
+    for _ in range(400):
+        before = obs.reshape(16, 7, 6).copy()  # [column][row], bottom row first
+        actions = rng.integers(0, 7, 16, dtype=np.int32)
+        obs, rewards, terminals, _, _ = env.step(actions)
+        for i in np.flatnonzero(terminals):
+            final = env.final_observations[i].reshape(7, 6)
+            col, height = actions[i], np.count_nonzero(before[i, actions[i]])
+            if height == 6:  # full column
+                assert rewards[i] == -1
+                np.testing.assert_array_equal(final, before[i])
+                illegal += 1
+                continue
+            added = final - before[i]
+            assert added[col, height] == 1 and np.count_nonzero(added == 1) == 1
+            assert np.count_nonzero(added == -1) == (0 if rewards[i] == 1 else 1)
+            assert np.count_nonzero(added) == (1 if rewards[i] == 1 else 2)
+            wins += rewards[i] == 1
+            ends += 1
+            assert not obs[i].any()
+    assert ends > 100 and wins > 10 and illegal > 0

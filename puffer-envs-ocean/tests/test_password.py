@@ -75,3 +75,16 @@ def test_codes_are_uniform():
     bits = obs[:, :8] - 1
     assert abs(bits.mean() - 0.5) < 0.02
     assert len({row.tobytes() for row in bits}) > 200
+
+
+def test_final_observation_is_the_one_after_the_last_answer():
+    """The episode ends after the last bit is typed: its final observation has no code, the answer flag,
+    and the answer index one past the last bit; the observation next to it already shows the next code."""
+    env = puffer_core.make("ocean/password", num_envs=4, seed=2, length=5, delay=3)
+    obs, _ = env.reset()
+    for t in range(1 + 3 + 5):
+        obs, _, terminals, _, _ = env.step(np.zeros(4, dtype=np.int32))
+        assert terminals.all() == (t == 8)
+    want = np.array([0, 0, 0, 0, 0, 1, 5, 0], dtype=np.uint8)
+    np.testing.assert_array_equal(env.final_observations, np.tile(want, (4, 1)))
+    assert np.all(obs[:, :5] > 0) and np.all(obs[:, 5:] == 0)  # the next episode's code

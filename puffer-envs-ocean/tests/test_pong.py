@@ -225,3 +225,26 @@ def test_tracking_beats_random():
         results[name] = {k: sum(i[k] * i["n"] for i in episodes) / total for k in episodes[0]}
     assert results["random"]["perf"] < 0.05 and results["random"]["score"] < -2.8
     assert 0.3 < results["track"]["perf"] < 0.7
+
+
+@pytest.mark.parametrize("agent_wins", [True, False])
+def test_final_observation_shows_the_deciding_point(agent_wins):
+    """The episode ends on the 21st point: the final observation has the ball past a paddle and the winner's
+    score at 21/21; the observation next to it is the next game's serve with both scores at 0."""
+    env, s = pong(frameskip=1)
+    if agent_wins:  # past the opponent's paddle, which is at the top
+        s.points = 20
+        place(s, 5.0, 600.0, -VX0, 0.0, opp_y=0.0)
+    else:  # past the agent's paddle, which is at the top
+        s.opp_points = 20
+        place(s, W - BALL - 5.0, 600.0, VX0, 0.0, agent_y=0.0)
+    obs, rewards, terminals, _, _ = step(env)
+    assert terminals[0] and rewards[0] == (1.0 if agent_wins else -1.0)
+    final = env.final_observations[0]
+    if agent_wins:
+        assert final[2] == 0.0 and final[7] == 1.0 and final[6] == 0.0  # ball past x = 0 (clipped)
+    else:
+        assert final[2] > (W - BALL) / W and final[6] == 1.0 and final[7] == 0.0
+    assert np.isclose(final[3], 600 / H)
+    np.testing.assert_allclose(obs[0, 2:4], [0.2, 304 / 640], rtol=1e-6)
+    assert np.all(obs[0, 6:] == 0)

@@ -342,3 +342,22 @@ def test_render():
     rows = env.render().splitlines()
     assert len(rows) == 12 and rows[0] == "#" * 12 and rows[2] == "##" + "." * 8 + "##"
     assert rows[3][2:4] == "77" and rows[5][5:7] == "+*"
+
+
+def test_final_observation_is_the_view_as_the_snake_died():
+    """A dying snake's final observation is its view before its body is removed: its head in the centre,
+    and next to it the wall or snake cell it ran into. Each snake of a grid gets its own."""
+    env = puffer_core.make(
+        "ocean/snake", num_envs=2, seed=8, width=14, height=14, num_snakes=6, num_food=10, vision=2
+    )
+    env.reset()
+    rng = np.random.default_rng(8)
+    deaths = set()
+    for _ in range(300):
+        _, _, terminals, _, _ = env.step(rng.integers(0, 4, env.num_agents, dtype=np.int32))
+        for agent in np.flatnonzero(terminals):
+            view = env.final_observations[agent]  # [5, 5], the head at [2, 2]
+            assert view[2, 2] == colour(agent % 6)
+            assert max(view[1, 2], view[3, 2], view[2, 1], view[2, 3]) >= WALL
+            deaths.add(int(agent))
+    assert len(deaths) >= 8  # per snake, in both grids

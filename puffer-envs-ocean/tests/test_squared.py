@@ -202,3 +202,37 @@ def test_greedy_policy_always_scores():
     (stats,) = env.flush_log()
     assert stats["score"] == 1.0 and stats["perf"] == 1.0 and stats["n"] > 1000
     assert stats["episode_length"] <= 10  # Manhattan distance from the centre of an 11x11 grid
+
+
+def test_final_observation_shows_where_the_agent_ended():
+    """Auto-reset puts the agent back in the centre; ``final_observations`` keeps the grid the episode ended
+    on: the agent gone after walking off, on the target's cell after reaching it, where it stood at the time
+    limit."""
+    env = puffer_core.make("ocean/squared", num_envs=1, seed=4, size=5)
+    obs, _ = env.reset()
+    target = int(np.flatnonzero(obs[0] == TARGET)[0])
+    for _ in range(2):
+        step(env, UP)  # rows 2 -> 0
+    _, rewards, terminals, _, _ = step(env, UP)  # off the top
+    assert terminals[0] and rewards[0] == -1
+    final = env.final_observations[0]
+    assert np.flatnonzero(final == TARGET).tolist() == [target] and not np.any(final == AGENT)
+    assert env.observations[0, 12] == AGENT  # the next episode starts in the centre
+
+    obs = env.observations[0].copy()
+    row, col = divmod(int(np.flatnonzero(obs == TARGET)[0]), 5)
+    moves = [DOWN if row > 2 else UP] * abs(row - 2) + [RIGHT if col > 2 else LEFT] * abs(col - 2)
+    for move in moves:
+        _, rewards, terminals, _, _ = step(env, move)
+    assert terminals[0] and rewards[0] == 1
+    final = env.final_observations[0]
+    assert np.flatnonzero(final).tolist() == [row * 5 + col] and final[row * 5 + col] == AGENT
+
+    target = int(np.flatnonzero(env.observations[0] == TARGET)[0])
+    for _ in range(15):  # the 3 * size free steps
+        _, _, terminals, _, _ = step(env, STAY)
+        assert not terminals[0]
+    _, rewards, terminals, _, _ = step(env, STAY)
+    assert terminals[0] and rewards[0] == -1
+    final = env.final_observations[0]
+    assert final[12] == AGENT and final[target] == TARGET and np.count_nonzero(final) == 2

@@ -308,3 +308,24 @@ def test_ansi_render():
     lines = env.render().splitlines()
     assert len(lines) == 21 and lines[19] == "#........#" and lines[0] == "@@........"
     assert lines[20] == "next: I L hold: -"
+
+
+def test_final_observation_is_the_board_the_game_ended_on():
+    """A game ends when the next piece cannot appear: the final board holds the locked pieces (no falling
+    piece, drawn as 2) and blocks the spawn box at the top centre; the tick goes on from the step before.
+    The next game's board is empty but for its falling piece."""
+    env = puffer_core.make("ocean/tetris", num_envs=8, seed=9)
+    obs, _ = env.reset()
+    rng = np.random.default_rng(9)
+    ends = 0
+    for _ in range(1500):
+        tick = obs[:, TICK].copy()
+        obs, _, terminals, _, _ = env.step(rng.integers(0, 7, 8, dtype=np.int32))
+        for i in np.flatnonzero(terminals):
+            board = env.final_observations[i, :B].reshape(H, W)
+            assert set(np.unique(board)) <= {0.0, 1.0}
+            assert board[:4, W // 2 : W // 2 + 4].any()
+            assert np.isclose(env.final_observations[i, TICK], tick[i] + 1 / 10000)
+            assert set(np.unique(obs[i, :B])) == {0.0, 2.0}
+            ends += 1
+    assert ends > 20

@@ -29,6 +29,7 @@ typedef struct OceanParam {
 typedef struct OceanHeader {
     OceanRng rng; void *obs; const int32_t *actions; float *rewards; uint8_t *terminals;
     uint8_t *truncations; uint8_t *masks; OceanLog *log; int index; int agents;
+    void *final_obs; size_t obs_bytes;
 } OceanHeader;
 typedef struct OceanLayout {
     size_t state_bytes; int agents; int obs_ndim; int obs_shape[3]; int render_width, render_height;
@@ -50,6 +51,7 @@ int ocean_layout(const OceanEnvDef *def, const double *params, int num_params, O
 OceanHandle *ocean_create(const char *name, const double *params, int num_params, int num_envs,
                           uint64_t seed, void *obs, int32_t *actions, float *rewards, uint8_t *terminals,
                           uint8_t *truncations, uint8_t *masks, char *err, int errlen);
+void ocean_set_final_obs(OceanHandle *h, void *final_obs);
 void ocean_reset(OceanHandle *h, int reseed, uint64_t seed);
 int64_t ocean_step(OceanHandle *h);
 double ocean_log(OceanHandle *h, double *out, int cap);

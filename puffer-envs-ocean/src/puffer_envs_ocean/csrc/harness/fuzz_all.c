@@ -29,6 +29,8 @@ static int failures = 0;
 
 typedef struct Buffers {
     void *obs;
+    void *final_obs;  /* NULL in some rounds: envs must cope with final observations not being kept */
+    void *final_seen; /* final_obs as last checked: rows of agents that did not finish must stay as they were */
     int32_t *actions;
     float *rewards;
     uint8_t *terminals, *truncations, *masks;
@@ -37,6 +39,8 @@ typedef struct Buffers {
 
 static void free_buffers(Buffers *b) {
     free(b->obs);
+    free(b->final_obs);
+    free(b->final_seen);
     free(b->actions);
     free(b->rewards);
     free(b->terminals);
@@ -44,7 +48,7 @@ static void free_buffers(Buffers *b) {
     free(b->masks);
 }
 
-static int alloc_buffers(Buffers *b, const OceanEnvDef *def, const OceanLayout *lay, int num_envs) {
+static int alloc_buffers(Buffers *b, const OceanEnvDef *def, const OceanLayout *lay, int num_envs, int keep_final) {
     memset(b, 0, sizeof *b);
     b->agents = (size_t)num_envs * (size_t)lay->agents;
     b->obs_per_agent = 1;
@@ -63,6 +67,17 @@ static int alloc_buffers(Buffers *b, const OceanEnvDef *def, const OceanLayout *
         return -1;
     }
     memset(b->obs, 0xAB, b->agents * b->obs_per_agent * b->elem);
+    if (keep_final) {
+        size_t bytes = b->agents * b->obs_per_agent * b->elem;
+        b->final_obs = malloc(bytes);
+        b->final_seen = malloc(bytes);
+        if (!b->final_obs || !b->final_seen) {
+            free_buffers(b);
+            return -1;
+        }
+        memset(b->final_obs, 0xAB, bytes);
+        memcpy(b->final_seen, b->final_obs, bytes);
+    }
     return 0;
 }
 
@@ -118,6 +133,29 @@ static int check_outputs(const OceanEnvDef *def, const Buffers *b) {
     return 0;
 }
 
+/* Final observations: rows of agents whose episode ended are inside the observation bounds; every other row
+ * is exactly as before the step (an env writes them only when an episode ends). */
+static int check_final_obs(const OceanEnvDef *def, Buffers *b) {
+    if (!b->final_obs) return 0;
+    size_t row = b->obs_per_agent * b->elem;
+    for (size_t a = 0; a < b->agents; a++) {
+        unsigned char *got = (unsigned char *)b->final_obs + a * row, *seen = (unsigned char *)b->final_seen + a * row;
+        if (!b->terminals[a] && !b->truncations[a]) {
+            CHECK(memcmp(got, seen, row) == 0, "%s: final obs of agent %zu written without an episode end",
+                  def->name, a);
+            continue;
+        }
+        for (size_t k = 0; k < b->obs_per_agent; k++) {
+            double v = def->obs_dtype == OCEAN_OBS_F32 ? (double)((const float *)(void *)got)[k] : got[k];
+            CHECK(!isnan(v) && v >= def->obs_low && v <= def->obs_high,
+                  "%s: final obs of agent %zu, element %zu = %g outside [%g, %g]", def->name, a, k, v, def->obs_low,
+                  def->obs_high);
+        }
+        memcpy(seen, got, row);
+    }
+    return 0;
+}
+
 static void random_actions(OceanRng *r, const OceanEnvDef *def, Buffers *b) {
     size_t n = b->agents * b->act_ints;
     for (size_t k = 0; k < n; k++) {
@@ -148,13 +186,15 @@ static int fuzz_round(const OceanEnvDef *def, OceanRng *r, long long *steps_done
     CHECK(rc == 0, "%s: valid params rejected: %s", def->name, err);
     int num_envs = 1 + (int)ocean_rand_below(r, 8);
     Buffers b;
-    CHECK(alloc_buffers(&b, def, &lay, num_envs) == 0, "%s: out of memory for buffers", def->name);
+    CHECK(alloc_buffers(&b, def, &lay, num_envs, ocean_rand_below(r, 4) != 0) == 0, "%s: out of memory for buffers",
+          def->name);
     OceanHandle *h = ocean_create(def->name, params, def->num_params, num_envs, ocean_rand_u64(r), b.obs, b.actions,
                                   b.rewards, b.terminals, b.truncations, b.masks, err, sizeof err);
     if (!h) {
         free_buffers(&b);
         CHECK(0, "%s: ocean_create failed: %s", def->name, err);
     }
+    ocean_set_final_obs(h, b.final_obs);
     int result = check_outputs(def, &b);
     size_t frame_bytes = (size_t)lay.render_width * (size_t)lay.render_height * 3;
     uint8_t *frame = frame_bytes ? malloc(frame_bytes) : NULL;
@@ -190,6 +230,7 @@ static int fuzz_round(const OceanEnvDef *def, OceanRng *r, long long *steps_done
         }
         *steps_done += (long long)b.agents; /* agent-steps: a multi-agent instance does more per call */
         result = check_outputs(def, &b);
+        if (result == 0) result = check_final_obs(def, &b);
         if (c % 97 == 0) {
             double sums[OCEAN_MAX_LOG];
             double count = ocean_log(h, sums, OCEAN_MAX_LOG);
@@ -266,6 +307,7 @@ static int fuzz_api(void) {
         CHECK(has_return && has_length, "%s: log_names lack episode_return/episode_length", def->name);
     }
     ocean_step(NULL);
+    ocean_set_final_obs(NULL, NULL);
     ocean_reset(NULL, 0, 0);
     ocean_close(NULL);
     CHECK(ocean_render(NULL, 0, dummy, 1, 1) != 0 && ocean_render_ansi(NULL, 0, err, 8) != 0, "NULL handle drawn");
