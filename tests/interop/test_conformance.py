@@ -39,9 +39,21 @@ def ocean_ids(agents: str) -> list[str]:
 SINGLE_AGENT_OCEAN = ocean_ids("single")
 
 
+def keeps_final_observations(env_id: str) -> bool:
+    with puffer_core.make(env_id, num_envs=1, seed=0) as env:
+        return env.final_observations is not None
+
+
+# Every ocean env keeps them once it implements CONTRACT.md's final-observation step (breakout: after its
+# rewrite); the ones that do must show them through every view.
+OCEAN_WITH_FINAL = [env_id for env_id in SINGLE_AGENT_OCEAN if keeps_final_observations(env_id)]
+
+
 def test_the_envs_the_suite_relies_on_are_registered():
     assert {"ocean/cartpole", "ocean/squared"} <= set(SINGLE_AGENT_OCEAN)
     assert "ocean/snake" in ocean_ids("multi")
+    assert {"ocean/cartpole", "ocean/squared", "ocean/tetris"} <= set(OCEAN_WITH_FINAL)
+    assert keeps_final_observations("ocean/snake")
 
 
 # -- gymnasium.Env view ------------------------------------------------------------------------------------
@@ -71,6 +83,34 @@ def test_gymnasium_view_matches_gymnasium_with_final_observations():
             assert got[4]["final_observation_kept"] and got[4]["episode_length"] >= 1
             np.testing.assert_array_equal(ours.reset()[0], reference.reset()[0])
     assert ends["terminated"] > 0 and ends["truncated"] > 0
+
+
+@pytest.mark.parametrize("env_id", OCEAN_WITH_FINAL)
+def test_gymnasium_view_returns_ocean_final_observations(env_id):
+    """At an episode's end the view returns the env's final observation (not the next episode's first,
+    which the ocean env has already begun), and ``reset()`` then returns that next episode's first one."""
+    view = puffer_core.as_gymnasium_env(env_id, seed=3)
+    direct = puffer_core.make(env_id, num_envs=1, seed=3)
+    np.testing.assert_array_equal(view.reset()[0], direct.reset()[0][0])
+    view.action_space.seed(3)
+    ends = 0
+    for _ in range(3000):
+        action = view.action_space.sample()
+        got = view.step(action)
+        obs, rewards, terminals, truncations, _ = direct.step(np.asarray(action).reshape(direct.actions.shape))
+        assert got[1] == rewards[0] and got[2] == terminals[0] and got[3] == truncations[0]
+        if not (got[2] or got[3]):
+            np.testing.assert_array_equal(got[0], obs[0])
+            continue
+        assert got[4]["final_observation_kept"]
+        np.testing.assert_array_equal(got[0], direct.final_observations[0])
+        np.testing.assert_array_equal(view.reset()[0], obs[0])
+        ends += 1
+        if ends == 5:
+            break
+    assert ends > 0
+    view.close()
+    direct.close()
 
 
 def test_gymnasium_view_refuses_multi_agent_envs():
@@ -128,8 +168,8 @@ def test_vector_adapter_is_bit_identical_to_sync_vector_env(mode):
 def test_vector_wrappers_work_over_the_adapter():
     """Gymnasium's own vector wrappers, stacked, over NEXT_STEP (emulated) and SAME_STEP (ocean).
 
-    Gymnasium's observation wrappers accept NEXT_STEP only (even over its own SyncVectorEnv), and NEXT_STEP
-    needs final observations, which ocean envs do not keep yet: over ocean, the reward and info wrappers."""
+    Gymnasium's observation wrappers accept NEXT_STEP only (even over its own SyncVectorEnv): over ocean
+    envs they work in NEXT_STEP (one copy per env object); SAME_STEP takes the reward and info wrappers."""
     wrappers = gymnasium.wrappers.vector
     next_step, _ = cartpole_pair(NEXT)
     env = wrappers.NormalizeObservation(next_step)  # NEXT_STEP only, in gymnasium
@@ -150,6 +190,12 @@ def test_vector_wrappers_work_over_the_adapter():
         frames = env.render()  # one frame per env object
         assert len(frames) == 1 and frames[0].dtype == np.uint8 and frames[0].ndim == 3
         run_random(env, steps=300, expect_episodes=True)
+
+        vec = puffer_core.vector.make(env_id, num_envs=4, seed=0, env_kwargs={"num_envs": 1})
+        env = wrappers.NormalizeObservation(GymnasiumVectorEnv(vec, autoreset_mode=NEXT))
+        env = wrappers.DtypeObservation(env, np.float64)
+        env = wrappers.RecordEpisodeStatistics(env)
+        run_random(wrappers.DictInfoToList(env), steps=300, expect_episodes=True)
 
 
 def run_random(env, steps, expect_episodes):
@@ -181,8 +227,86 @@ def test_same_step_infos_follow_gymnasiums_format():
     env.close()
 
 
+@pytest.mark.parametrize("env_id", OCEAN_WITH_FINAL)
+def test_same_step_final_obs_over_ocean_are_the_envs_final_observations(env_id):
+    """SAME_STEP over ocean (several copies per env object): ``final_obs`` holds, for exactly the sub-envs
+    that ended, the final observation of env objects stepped directly with the same seeds and actions."""
+    vec = puffer_core.vector.make(env_id, num_envs=2, seed=30, env_kwargs={"num_envs": 3})
+    ours = GymnasiumVectorEnv(vec, autoreset_mode=SAME)
+    direct = [puffer_core.make(env_id, num_envs=3, seed=30 + k) for k in range(2)]
+    obs, _ = ours.reset()
+    np.testing.assert_array_equal(obs, np.concatenate([env.reset()[0] for env in direct]))
+    ours.action_space.seed(30)
+    ends = 0
+    for _ in range(1000):
+        actions = ours.action_space.sample()
+        obs, _, terminations, truncations, infos = ours.step(actions)
+        for k, env in enumerate(direct):
+            env.step(actions[3 * k : 3 * k + 3].reshape(env.actions.shape))
+        np.testing.assert_array_equal(obs, np.concatenate([env.observations for env in direct]))
+        ended = terminations | truncations
+        if not ended.any():
+            assert "_final_obs" not in infos
+            continue
+        np.testing.assert_array_equal(infos["_final_obs"], ended)
+        finals = np.concatenate([env.final_observations for env in direct])
+        for i in range(ours.num_envs):
+            if ended[i]:
+                np.testing.assert_array_equal(infos["final_obs"][i], finals[i])
+            else:
+                assert infos["final_obs"][i] is None
+        ends += int(ended.sum())
+        if ends >= 10:
+            break
+    assert ends > 0
+    ours.close()
+
+
+@pytest.mark.parametrize("env_id", OCEAN_WITH_FINAL)
+def test_next_step_over_ocean_matches_gymnasiums_semantics(env_id):
+    """NEXT_STEP over ocean (serial backend, one copy per env object): the step that ends an episode
+    returns its final observation; in the next step that sub-env ignores its action and returns the next
+    episode's first observation with reward 0 and no flags, while the others move on. Checked against env
+    objects stepped directly."""
+    vec = puffer_core.vector.make(env_id, num_envs=3, seed=40, env_kwargs={"num_envs": 1})
+    ours = GymnasiumVectorEnv(vec)
+    assert ours.autoreset_mode == NEXT
+    direct = [puffer_core.make(env_id, num_envs=1, seed=40 + k) for k in range(3)]
+    obs, _ = ours.reset()
+    np.testing.assert_array_equal(obs, np.concatenate([env.reset()[0] for env in direct]))
+    ours.action_space.seed(40)
+    waiting = np.zeros(3, dtype=bool)
+    ends = restarts = 0
+    for _ in range(3000):
+        actions = ours.action_space.sample()
+        obs, rewards, terminations, truncations, _ = ours.step(actions)
+        for k, env in enumerate(direct):
+            if waiting[k]:  # the ocean env began its next episode in the last step already
+                np.testing.assert_array_equal(obs[k], env.observations[0])
+                assert rewards[k] == 0 and not terminations[k] and not truncations[k]
+                waiting[k] = False
+                restarts += 1
+                continue
+            want = env.step(actions[k : k + 1].reshape(env.actions.shape))
+            assert rewards[k] == want[1][0] and terminations[k] == want[2][0] and truncations[k] == want[3][0]
+            ended = bool(want[2][0] or want[3][0])
+            np.testing.assert_array_equal(obs[k], env.final_observations[0] if ended else want[0][0])
+            waiting[k] = ended
+            ends += ended
+        if restarts >= 5:
+            break
+    assert ends > 0 and restarts > 0
+    ours.close()
+
+
 def test_next_step_refused_where_it_cannot_hold():
+    vec = puffer_core.vector.make("ocean/squared", num_envs=2, seed=0, env_kwargs={"num_envs": 2})
+    with pytest.raises(ValueError, match="2 agent slots.*SAME_STEP"):
+        GymnasiumVectorEnv(vec)  # copies of one env object cannot sit out a step one at a time
+    vec.close()
     vec = puffer_core.vector.make("ocean/squared", num_envs=2, seed=0, env_kwargs={"num_envs": 1})
+    for env in vec.envs:
+        env.final_observations = None  # as an env that does not keep them
     with pytest.raises(ValueError, match="final observations.*SAME_STEP"):
         GymnasiumVectorEnv(vec)
     vec.close()
@@ -216,6 +340,34 @@ def test_episode_statistics_count_only_live_steps():
 def test_parallel_api_test_on_ocean_snake():
     parallel_api_test(puffer_core.as_parallel_env("ocean/snake", seed=0), num_cycles=500)
     parallel_seed_test(functools.partial(puffer_core.as_parallel_env, "ocean/snake", seed=0))
+
+
+def test_parallel_view_returns_each_snakes_final_observation():
+    """A snake that dies reports its final observation (its view as it died), not the respawned snake's
+    first one; checked against the env stepped directly."""
+    view = puffer_core.as_parallel_env("ocean/snake", seed=5)
+    direct = puffer_core.make("ocean/snake", num_envs=1, seed=5)
+    observations, _ = view.reset()
+    direct.reset()
+    deaths = 0
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        actions = {agent: int(rng.integers(4)) for agent in view.agents}
+        buffer = np.zeros_like(direct.actions)
+        for agent, action in actions.items():
+            buffer[int(agent.split("_")[1])] = action
+        observations, _, terminations, _, _ = view.step(actions)
+        obs, _, terminals, _, _ = direct.step(buffer)
+        for agent, terminated in terminations.items():
+            slot = int(agent.split("_")[1])
+            want = direct.final_observations[slot] if terminals[slot] else obs[slot]
+            assert terminated == terminals[slot]
+            np.testing.assert_array_equal(observations[agent], want)
+            deaths += terminated
+        if not view.agents:  # every snake died once: pettingzoo's episode is over
+            break
+    assert deaths > 0
+    view.close()
 
 
 def test_parallel_api_test_on_an_emulated_turn_based_game():

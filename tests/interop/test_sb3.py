@@ -61,6 +61,35 @@ def test_vec_env_has_sb3_semantics_and_terminal_observation():
     wrapped.close()
 
 
+@pytest.mark.parametrize("env_id, kwargs", [("ocean/cartpole", {"max_steps": 20}), ("ocean/squared", {})])
+def test_terminal_observation_over_ocean_is_the_envs_final_observation(env_id, kwargs):
+    """Over ocean envs (serial backend), SB3's ``terminal_observation`` is the env's final observation and
+    the returned observation the next episode's first, as in SB3's own VecEnvs."""
+    vec = puffer_core.vector.make(env_id, num_envs=2, seed=6, env_kwargs={"num_envs": 4, **kwargs})
+    ours = SB3VecEnv(vec)
+    direct = [puffer_core.make(env_id, num_envs=4, seed=6 + k, **kwargs) for k in range(2)]
+    obs = ours.reset()
+    np.testing.assert_array_equal(obs, np.concatenate([env.reset()[0] for env in direct]))
+    rng = np.random.default_rng(6)
+    ends = truncated = 0
+    for _ in range(300):
+        actions = rng.integers(0, ours.action_space.n, 8)
+        obs, _, dones, infos = ours.step(actions)
+        for k, env in enumerate(direct):
+            env.step(actions[4 * k : 4 * k + 4].astype(np.int32))
+        np.testing.assert_array_equal(obs, np.concatenate([env.observations for env in direct]))
+        finals = np.concatenate([env.final_observations for env in direct])
+        for i in range(8):
+            assert ("terminal_observation" in infos[i]) == dones[i]
+            if dones[i]:
+                np.testing.assert_array_equal(infos[i]["terminal_observation"], finals[i])
+                assert not np.array_equal(infos[i]["terminal_observation"], obs[i])
+                truncated += infos[i]["TimeLimit.truncated"]
+                ends += 1
+    assert ends > 20 and (truncated > 0) == (env_id == "ocean/cartpole")
+    ours.close()
+
+
 class StopAtReturn(BaseCallback):
     """Stops training once the mean of the last 20 training episodes reaches ``target``."""
 

@@ -3,8 +3,8 @@
 Puffer envs reset automatically inside the step that ends an episode; this view hides that:
 
 * The step that ends an episode returns the episode's final observation when the env keeps it
-  (:attr:`PufferEnv.final_observations`, as every emulated gymnasium env does). Envs that do not keep it
-  (ocean's C envs today) return the first observation of the next episode instead, and say so with
+  (:attr:`PufferEnv.final_observations`, as every emulated gymnasium env and ocean env does). Envs that do
+  not keep it return the first observation of the next episode instead, and say so with
   ``info["final_observation_kept"] = False``.
 * The ``reset()`` that follows does not reset again: the next episode has already begun inside that step,
   and resetting once more would cost a step of the env's random stream. ``reset(seed=s)`` always reseeds.
