@@ -97,7 +97,8 @@ def test_gymnasium_view_returns_ocean_final_observations(env_id):
     for _ in range(3000):
         action = view.action_space.sample()
         got = view.step(action)
-        obs, rewards, terminals, truncations, _ = direct.step(np.asarray(action).reshape(direct.actions.shape))
+        action_buffer = np.asarray(action).reshape(direct.actions.shape)
+        obs, rewards, terminals, truncations, _ = direct.step(action_buffer)
         assert got[1] == rewards[0] and got[2] == terminals[0] and got[3] == truncations[0]
         if not (got[2] or got[3]):
             np.testing.assert_array_equal(got[0], obs[0])

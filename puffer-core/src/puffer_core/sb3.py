@@ -14,8 +14,8 @@ Importing this module imports stable-baselines3 (and so torch); ``import puffer_
 Each agent slot is one SB3 env. Episodes reset automatically, as SB3 expects. At an episode's end the
 slot's info holds ``TimeLimit.truncated`` (truncated and not terminated), ``terminal_observation`` when the
 env keeps final observations (:attr:`PufferEnv.final_observations`, serial backend: every emulated
-gymnasium env and ocean env) so PPO bootstraps truncated episodes, and ``episode`` (``r``, ``l``, ``t``, as SB3's
-``Monitor`` writes it) so SB3 logs ``ep_rew_mean``/``ep_len_mean`` without a ``VecMonitor``. Dead slots
+gymnasium env and ocean env) so PPO bootstraps truncated episodes, and ``episode`` (``r``, ``l``, ``t``, as
+SB3's ``Monitor`` writes it) so SB3 logs ``ep_rew_mean``/``ep_len_mean`` without a ``VecMonitor``. Dead slots
 of multi-agent envs report zero observations and rewards; SB3 has no notion of masks.
 """
 
