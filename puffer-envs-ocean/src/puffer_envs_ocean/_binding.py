@@ -23,13 +23,13 @@ ABI_VERSION = 1
 CDEF = """
 typedef struct OceanRng { uint64_t s; } OceanRng;
 typedef struct OceanLog { double sums[16]; double count; } OceanLog;
+typedef struct OceanShared { OceanLog log; void *final_obs; size_t obs_bytes; } OceanShared;
 typedef struct OceanParam {
     const char *name; double default_value; double min, max; int integer; const char *doc;
 } OceanParam;
 typedef struct OceanHeader {
     OceanRng rng; void *obs; const int32_t *actions; float *rewards; uint8_t *terminals;
-    uint8_t *truncations; uint8_t *masks; OceanLog *log; int index; int agents;
-    void *final_obs; size_t obs_bytes;
+    uint8_t *truncations; uint8_t *masks; OceanShared *shared; int index; int agents;
 } OceanHeader;
 typedef struct OceanLayout {
     size_t state_bytes; int agents; int obs_ndim; int obs_shape[3]; int render_width, render_height;

@@ -34,7 +34,7 @@ struct OceanHandle {
     uint8_t *terminals;
     uint8_t *truncations;
     uint8_t *masks;
-    OceanLog log;
+    OceanShared shared; /* the log and the final-observation buffer, seen by every instance */
     unsigned char *states;
 };
 
@@ -155,6 +155,8 @@ OCEAN_API OceanHandle *ocean_create(const char *name, const double *params, int 
     h->terminals = terminals;
     h->truncations = truncations;
     h->masks = masks;
+    h->shared.final_obs = NULL; /* until ocean_set_final_obs: keeping them is opt-in, so old callers work */
+    h->shared.obs_bytes = h->obs_per_agent * h->obs_elem_bytes;
     for (int i = 0; i < num_envs; i++) {
         OceanHeader *e = instance(h, i);
         size_t a0 = (size_t)i * (size_t)layout.agents;
@@ -164,11 +166,9 @@ OCEAN_API OceanHandle *ocean_create(const char *name, const double *params, int 
         e->terminals = terminals + a0;
         e->truncations = truncations + a0;
         e->masks = masks + a0;
-        e->log = &h->log;
+        e->shared = &h->shared;
         e->index = i;
         e->agents = layout.agents;
-        e->final_obs = NULL; /* until ocean_set_final_obs: keeping them is opt-in, so old callers work */
-        e->obs_bytes = h->obs_per_agent * h->obs_elem_bytes;
         def->init(e, params);
     }
     ocean_reset(h, 1, seed);
@@ -176,11 +176,7 @@ OCEAN_API OceanHandle *ocean_create(const char *name, const double *params, int 
 }
 
 OCEAN_API void ocean_set_final_obs(OceanHandle *h, void *final_obs) {
-    if (!h) return;
-    size_t slice = (size_t)h->layout.agents * h->obs_per_agent * h->obs_elem_bytes;
-    for (int i = 0; i < h->num_envs; i++) {
-        instance(h, i)->final_obs = final_obs ? (unsigned char *)final_obs + (size_t)i * slice : NULL;
-    }
+    if (h) h->shared.final_obs = final_obs;
 }
 
 OCEAN_API void ocean_reset(OceanHandle *h, int reseed, uint64_t seed) {
@@ -232,14 +228,14 @@ OCEAN_API double ocean_log(OceanHandle *h, double *out, int cap) {
     if (!h) return 0.0;
     int k = h->def->num_log < cap ? h->def->num_log : cap;
     if (out) {
-        for (int i = 0; i < k; i++) out[i] = h->log.sums[i];
+        for (int i = 0; i < k; i++) out[i] = h->shared.log.sums[i];
     }
-    double count = h->log.count;
-    memset(&h->log, 0, sizeof h->log);
+    double count = h->shared.log.count;
+    memset(&h->shared.log, 0, sizeof h->shared.log);
     return count;
 }
 
-OCEAN_API const OceanLog *ocean_log_peek(const OceanHandle *h) { return h ? &h->log : NULL; }
+OCEAN_API const OceanLog *ocean_log_peek(const OceanHandle *h) { return h ? &h->shared.log : NULL; }
 
 OCEAN_API int ocean_render(const OceanHandle *h, int env_index, uint8_t *rgb, int width, int height) {
     if (!h || !rgb || !h->def->render || env_index < 0 || env_index >= h->num_envs) return -1;

@@ -74,6 +74,15 @@ typedef struct OceanLog {
     double count;
 } OceanLog;
 
+/* What the instances of one handle share, owned by the dispatcher and reached through OceanHeader.shared.
+ * Kept out of the header so that the header (and so every env's instance, whose size sets how many cache
+ * lines a step touches) does not grow for data used only when an episode ends. */
+typedef struct OceanShared {
+    OceanLog log;     /* finished-episode sums of every instance */
+    void *final_obs;  /* final-observation buffer, laid out like obs over all instances; NULL: not kept */
+    size_t obs_bytes; /* bytes of one agent's observation */
+} OceanShared;
+
 /* ------------------------------------------------------------------------------------------------------
  * OceanHeader: MUST be the first member of every env's instance struct. The dispatcher fills it before
  * init() and keeps the buffer pointers valid for the handle's life. Buffers hold `agents` consecutive agent
@@ -84,10 +93,9 @@ typedef struct OceanLog {
  *   terminals   agents bytes, 0 or 1    (zeroed before every step; numpy bool: only ever write 0 or 1)
  *   truncations agents bytes, 0 or 1    (zeroed before every step; a time limit is a truncation)
  *   masks       agents bytes, 0 or 1    (set to 1 by the dispatcher at reset; env may clear dead slots)
- *   final_obs   agents * obs_bytes bytes, or NULL when the caller does not keep final observations: the
- *               observation that ended each agent's last episode (auto-reset overwrites it in obs). Envs
- *               never touch it directly: they call ocean_keep_final_obs() (see CONTRACT.md).
- * The two final-observation fields are last so that the header's older fields keep their offsets.
+ * shared->final_obs (NULL when the caller keeps no final observations) receives, through
+ * ocean_keep_final_obs() only, the observation that ended an agent's episode, before auto-reset overwrites
+ * it in obs (see CONTRACT.md). Instance `index` owns its slots `index * agents ...` there.
  * ---------------------------------------------------------------------------------------------------- */
 typedef struct OceanHeader {
     OceanRng rng;
@@ -97,27 +105,36 @@ typedef struct OceanHeader {
     uint8_t *terminals;
     uint8_t *truncations;
     uint8_t *masks;
-    OceanLog *log;
+    OceanShared *shared; /* the handle's episode log and final-observation buffer */
     int index; /* instance index within the handle, e.g. for render tie-breaks; not for randomness */
     int agents;
-    void *final_obs;  /* this instance's slice of the final-observation buffer, or NULL */
-    size_t obs_bytes; /* bytes of one agent's observation */
 } OceanHeader;
+
+/* Marks an env's episode-end helper (e.g. the one that writes its final observation): rare, so the compiler
+ * keeps it out of line and out of the hot step loop's registers and cache lines. */
+#if defined(__GNUC__)
+#define OCEAN_COLD __attribute__((cold, noinline))
+#else
+#define OCEAN_COLD
+#endif
 
 /* Keep agent a's current observation (the last one of the episode ending in this step) as its final
  * observation. Call it on the episode-end path, after writing that observation and before the reset
  * overwrites it; a no-op when the caller keeps no final observations. */
 static inline void ocean_keep_final_obs(OceanHeader *h, int a) {
-    if (h->final_obs) {
-        size_t offset = (size_t)a * h->obs_bytes;
-        memcpy((unsigned char *)h->final_obs + offset, (const unsigned char *)h->obs + offset, h->obs_bytes);
+    const OceanShared *s = h->shared;
+    if (s->final_obs) {
+        size_t slot = (size_t)h->index * (size_t)h->agents + (size_t)a;
+        memcpy((unsigned char *)s->final_obs + slot * s->obs_bytes,
+               (const unsigned char *)h->obs + (size_t)a * s->obs_bytes, s->obs_bytes);
     }
 }
 
 /* Record one finished episode (values in log_names order, exactly num_log of them). */
 static inline void ocean_log_episode(OceanHeader *h, const float *values, int num_log) {
-    for (int k = 0; k < num_log && k < OCEAN_MAX_LOG; k++) h->log->sums[k] += (double)values[k];
-    h->log->count += 1.0;
+    OceanLog *log = &h->shared->log;
+    for (int k = 0; k < num_log && k < OCEAN_MAX_LOG; k++) log->sums[k] += (double)values[k];
+    log->count += 1.0;
 }
 
 /* ------------------------------------------------------------------------------------------------------

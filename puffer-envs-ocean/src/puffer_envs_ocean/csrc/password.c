@@ -84,9 +84,10 @@ static void pw_step(void *env) {
         p->h.terminals[0] = 1;
         float values[PW_NUM_LOG] = {reward, (float)p->tick, reward, (float)p->correct / (float)p->length};
         ocean_log_episode(&p->h, values, PW_NUM_LOG);
-        /* The final observation is the one after the last answer: tick is past the answer steps, so it shows
-         * the answer flag with index `length`, one past the last bit (within obs_high = PW_MAX_LEN). */
-        pw_write_obs(p);
+        /* The final observation is the one after the last answer, as pw_write_obs would write it: the answer
+         * flag with index `length`, one past the last bit (within obs_high = PW_MAX_LEN). The observation of
+         * the last answer step differs from it only in that index (length - 1), so one store makes it. */
+        ((uint8_t *)p->h.obs)[p->length + 1] = (uint8_t)p->length;
         ocean_keep_final_obs(&p->h, 0);
         pw_reset(p);
         return;

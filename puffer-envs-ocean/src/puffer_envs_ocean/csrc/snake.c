@@ -161,15 +161,21 @@ static void sn_remove(Snake* e, int i, int corpses) {
 
 static inline void sn_window(uint8_t* restrict dst, const uint8_t* restrict src, size_t stride, int side);
 
+// Final observation of snake i, which is dying: the view around its head (its body still on the grid, the
+// cell that killed it next to the head), written into its slot before the body is removed. The slot is
+// rewritten with the respawned snake's view at the end of the step. Cold: deaths are rare.
+static OCEAN_COLD void sn_keep_final_obs(Snake* e, int i) {
+    size_t n = (size_t)e->side * (size_t)e->side;
+    const uint8_t* corner = e->grid + (e->snakes[i].head - (e->vision * e->width + e->vision));
+    uint8_t* slot = (uint8_t*)e->h.obs + (size_t)i * n;
+    if (e->side == 11) sn_window(slot, corner, (size_t)e->width, 11);  // the default: constant-size copies
+    else sn_window(slot, corner, (size_t)e->width, e->side);
+    ocean_keep_final_obs(&e->h, i);
+}
+
 static void sn_die(Snake* e, int i) {
     SnakeAgent* s = &e->snakes[i];
-    // Final observation: the view around the head as the snake died (its body still on the grid, the cell
-    // that killed it next to the head), written into its slot before the body is removed. The slot is
-    // rewritten with the respawned snake's view at the end of the step.
-    size_t n = (size_t)e->side * (size_t)e->side;
-    const uint8_t* corner = e->grid + (s->head - (e->vision * e->width + e->vision));
-    sn_window((uint8_t*)e->h.obs + (size_t)i * n, corner, (size_t)e->width, e->side);
-    ocean_keep_final_obs(&e->h, i);
+    sn_keep_final_obs(e, i);
     e->h.rewards[i] = e->reward_death;
     e->h.terminals[i] = 1;
     s->ret += e->reward_death;

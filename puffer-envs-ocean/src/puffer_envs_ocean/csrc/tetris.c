@@ -135,10 +135,16 @@ static void tt_new_game(Tetris* e) {
     e->redraw_board = e->redraw_deck = 1;
 }
 
+// Where the falling piece was drawn in the observation at the start of a step.
+typedef struct TtPose {
+    int piece, rot, row, col;
+} TtPose;
+
+static void tt_obs_cells(const Tetris* e, float* obs, int piece, int rot, int row, int col, int paint);
 static void tt_obs_board(const Tetris* e, float* obs);
 static void tt_obs_tail(const Tetris* e, float* obs);
 
-static void tt_end_episode(Tetris* e, int terminal) {
+static void tt_end_episode(Tetris* e, int terminal, const TtPose* drawn) {
     float t = (float)e->tick;  // >= 1: placements happen in steps
     float values[TT_NUM_LOG] = {
         e->ret,
@@ -155,21 +161,21 @@ static void tt_end_episode(Tetris* e, int terminal) {
     e->h.terminals[0] = (uint8_t)terminal;
     e->h.truncations[0] = (uint8_t)!terminal;
     // Final observation: the board with the last piece locked (and its lines cleared), no falling piece (the
-    // next one did not fit, or the time is up), and the scalars and queue as the episode left them. Written
-    // in full, as the incremental updates only hold within an episode; the new game redraws it all anyway.
+    // next one did not fit, or the time is up), and the scalars and queue as the episode left them. Updated
+    // like a step's (tt_place has shown the locked cells, unless rows were cleared): the piece's cells as
+    // drawn at the step's start show the board again. The new game then redraws everything.
     float* obs = e->h.obs;
-    tt_obs_board(e, obs);
-    e->redraw_deck = 1;
+    if (e->redraw_board) tt_obs_board(e, obs);
+    else tt_obs_cells(e, obs, drawn->piece, drawn->rot, drawn->row, drawn->col, 0);
     tt_obs_tail(e, obs);
     ocean_keep_final_obs(&e->h, 0);
     tt_new_game(e);
 }
 
-static void tt_obs_cells(const Tetris* e, float* obs, int piece, int rot, int row, int col, int paint);
-
 // Lock the falling piece, clear full rows among the ones it covers, then bring in the next piece or end the
-// episode. Returns the line-clear reward.
-static float tt_place(Tetris* e) {
+// episode. `drawn`: where the observation shows the piece (for the final observation). Returns the line-clear
+// reward.
+static float tt_place(Tetris* e, const TtPose* drawn) {
     int hgt = TT_HEIGHT[e->piece][e->rot];
     for (int r = 0; r < hgt; r++) {
         int bits = tt_nibble(e->piece, e->rot, r);
@@ -201,8 +207,8 @@ static float tt_place(Tetris* e) {
     }
     // The game is over when the next piece cannot appear; the time limit is checked at placements only.
     int next = e->deck[e->deck_pos + 1 == e->deck_size ? 0 : e->deck_pos + 1];
-    if (!tt_fits(e, next, 0, 0, e->cols / 2)) tt_end_episode(e, 1);
-    else if (e->tick >= TT_MAX_TICKS) tt_end_episode(e, 0);
+    if (!tt_fits(e, next, 0, 0, e->cols / 2)) tt_end_episode(e, 1, drawn);
+    else if (e->tick >= TT_MAX_TICKS) tt_end_episode(e, 0, drawn);
     else tt_advance(e);
     return reward;
 }
@@ -287,7 +293,7 @@ static void tt_reset(void* env) {
 
 static void tt_step(void* env) {
     Tetris* e = env;
-    int old_piece = e->piece, old_rot = e->rot, old_row = e->row, old_col = e->col;
+    const TtPose old = {e->piece, e->rot, e->row, e->col};
     float reward = 0.f;
     e->tick++;
     e->tick_fall++;
@@ -319,7 +325,7 @@ static void tt_step(void* env) {
             reward += TT_HARD_REWARD;
             e->ret += TT_HARD_REWARD;
         }
-        reward += tt_place(e);
+        reward += tt_place(e, &old);
         break;
     case TA_HOLD:
         if (!e->can_hold || (e->hold != TT_NO_HOLD && tt_hold_blocked(e))) break;
@@ -342,13 +348,13 @@ static void tt_step(void* env) {
     if (e->tick_fall == TT_FALL_TICKS) {
         e->tick_fall = 0;
         if (tt_fits(e, e->piece, e->rot, e->row + 1, e->col)) e->row++;
-        else reward += tt_place(e);
+        else reward += tt_place(e, &old);
     }
     e->h.rewards[0] = reward;
 
     float* obs = e->h.obs;
     if (e->redraw_board) tt_obs_board(e, obs);
-    else tt_obs_cells(e, obs, old_piece, old_rot, old_row, old_col, 0);  // old cells show the board again
+    else tt_obs_cells(e, obs, old.piece, old.rot, old.row, old.col, 0);  // old cells show the board again
     tt_obs_cells(e, obs, e->piece, e->rot, e->row, e->col, 1);
     tt_obs_tail(e, obs);
     e->redraw_board = e->redraw_deck = 0;
