@@ -344,7 +344,7 @@ OCEAN_API void ocean_breakout_set_state(void* env, float paddle_x, float ball_x,
                                         float speed, float paddle_width, int hits, int score, int balls,
                                         const uint8_t* standing) {
     Breakout* e = env;
-    if (!isnan(paddle_width)) e->paddle_w = ocean_clampf(paddle_width, 1.f, e->width);
+    if (!isnan(paddle_width)) e->paddle_w = ocean_clampf(paddle_width, 1.f, e->paddle_full);
     if (!isnan(paddle_x)) e->paddle_x = ocean_clampf(paddle_x, 0.f, e->width - e->paddle_w);
     if (!isnan(ball_x)) e->ball_x = ocean_clampf(ball_x, 0.f, e->width - e->ball_w);
     if (!isnan(ball_y)) e->ball_y = ocean_clampf(ball_y, 0.f, e->height);
