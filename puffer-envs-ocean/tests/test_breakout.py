@@ -74,7 +74,8 @@ def test_constants_and_first_observation():
     assert env.single_action_space.n == 3
     assert env.render_size == (330, 576)
     obs, _ = env.reset(seed=0)
-    # paddle centred, ball resting above it at y = 330 / 2 - 30, not served, no score, 5 spare balls, full paddle
+    # paddle centred, ball resting above it at y = 330 / 2 - 30, not served, no score, 5 spare balls,
+    # full paddle
     head = [257 / W, PADDLE_Y / H, 272 / W, 135 / H, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0]
     np.testing.assert_allclose(obs[:, :10], np.tile(head, (3, 1)), rtol=1e-6)
     assert np.all(obs[:, 10:] == 0.0)  # 0 = standing
@@ -112,7 +113,8 @@ def test_brick_points_by_row(row):
     env = breakout()
     brick = index(row, 5)
     bottom = WALL_TOP + (row + 1) * BRICK_H
-    env.set_state(ball_x=5 * BRICK_W, ball_y=bottom + 1.0, ball_vx=0.0, ball_vy=-2.0, bricks=bricks_only(brick))
+    env.set_state(ball_x=5 * BRICK_W, ball_y=bottom + 1.0, ball_vx=0.0, ball_vy=-2.0,
+                  bricks=bricks_only(brick))
     obs, rewards, terminals, *_ = step(env)
     assert rewards[0] == POINTS[row] and not terminals[0]
     assert obs[0, 10 + brick] == 1.0 and obs[0, 10:].sum() == NUM_BRICKS  # 1 = broken
@@ -122,7 +124,8 @@ def test_brick_points_by_row(row):
 
 
 def test_ties_go_to_the_brick_with_the_larger_overlap():
-    for x, broken in ((170.0, 5), (180.0, 6)):  # the ball spans [x, x + 32); bricks 5: [160, 192), 6: [192, 224)
+    # the ball spans [x, x + 32); brick 5 spans [160, 192), brick 6 [192, 224)
+    for x, broken in ((170.0, 5), (180.0, 6)):
         env = breakout()
         env.set_state(ball_x=x, ball_y=WALL_TOP + ROWS * BRICK_H + 1.0, ball_vx=0.0, ball_vy=-2.0,
                       bricks=bricks_only(index(5, 5), index(5, 6)))
@@ -134,7 +137,8 @@ def test_ties_go_to_the_brick_with_the_larger_overlap():
 def test_side_hit_mirrors_vx():
     env = breakout()
     brick = index(5, 5)  # x in [160, 192), y in [110, 122)
-    env.set_state(ball_x=160.0 - BALL - 1.0, ball_y=100.0, ball_vx=2.0, ball_vy=0.5, bricks=bricks_only(brick))
+    env.set_state(ball_x=160.0 - BALL - 1.0, ball_y=100.0, ball_vx=2.0, ball_vy=0.5,
+                  bricks=bricks_only(brick))
     obs, rewards, *_ = step(env)
     assert rewards[0] == 1.0
     assert obs[0, 4] < 0 and obs[0, 5] > 0
@@ -231,7 +235,8 @@ def test_six_balls_then_the_game_ends():
         steps += 1
         if spare:
             assert not terminals[0]
-            assert obs[0, 6] == 0.0 and obs[0, 4] == 0.0 and obs[0, 5] == 0.0  # the next ball waits for its serve
+            # the next ball waits for its serve
+            assert obs[0, 6] == 0.0 and obs[0, 4] == 0.0 and obs[0, 5] == 0.0
             assert obs[0, 0] * W == pytest.approx(257.0) and obs[0, 2] * W == pytest.approx(272.0)
     assert terminals[0] and not truncations[0]
     assert infos[0]["n"] == 1 and infos[0]["episode_length"] == steps and infos[0]["score"] == 0.0
