@@ -296,3 +296,34 @@ def test_a_paddle_that_tracks_the_ball_clears_both_walls():
         obs, _, _, _, infos = env.step(actions)
         scores += [info["score"] for info in infos]
     assert scores and max(scores) == MAX_SCORE
+
+
+def test_final_observation_is_the_game_as_it_ended():
+    """Won: the final observation has the top score and every brick broken. Lost: the last ball below the
+    paddle and no spare ball left (-1/5). Truncated: the state a longer game of the same seed shows at that
+    step. Each time the observation next to it is the next game's first."""
+    env = breakout()
+    last = index(5, 8)
+    env.set_state(ball_x=8 * BRICK_W, ball_y=123.0, ball_vx=0.0, ball_vy=-2.0, score=MAX_SCORE - 1,
+                  bricks=bricks_only(last))
+    obs, _, terminals, *_ = step(env)
+    final = env.final_observations[0]
+    assert terminals[0] and final[7] == 1.0 and np.all(final[10:] == 1.0)
+    assert obs[0, 7] == 0.0 and np.all(obs[0, 10:] == 0.0)
+
+    for _ in range(6):
+        env.set_state(paddle_x=0.0, ball_x=500.0, ball_y=PADDLE_Y + PADDLE_H - 1.0, ball_vx=0.0, ball_vy=2.0)
+        obs, _, terminals, *_ = step(env)
+    final = env.final_observations[0]
+    assert terminals[0] and final[3] * H >= PADDLE_Y + PADDLE_H and final[8] == pytest.approx(-0.2)
+    assert obs[0, 8] == 1.0 and obs[0, 3] * H < PADDLE_Y
+
+    short, long = breakout(max_steps=40, frameskip=4), breakout(max_steps=1000, frameskip=4)
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        action = int(rng.integers(3))
+        _, _, terminals, truncations, _ = step(short, action)
+        long_obs = step(long, action)[0]
+    assert truncations[0] and not terminals[0]
+    np.testing.assert_array_equal(short.final_observations[0], long_obs[0])
+    assert not np.array_equal(short.observations[0], long_obs[0])

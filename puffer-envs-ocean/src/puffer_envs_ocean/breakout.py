@@ -64,8 +64,6 @@ class Breakout(OceanEnv):
     """
 
     c_name = "breakout"
-    # breakout.c is being rewritten on the ocean-breakout branch; final observations come with it
-    keeps_final_observations = False
 
     def set_state(
         self,

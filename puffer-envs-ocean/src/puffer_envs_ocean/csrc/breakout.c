@@ -312,6 +312,10 @@ static void bo_step(void* env) {
         float values[BO_NUM_LOG] = {(float)e->score, (float)e->steps, (float)e->score,
                                     (float)e->score * e->inv_max_score};
         ocean_log_episode(&e->h, values, BO_NUM_LOG);
+        // Final observation: the game as it ended (the bricks part is current already). A lost game shows
+        // its last ball below the paddle and -1/5 spare balls (none left, the last one lost).
+        bo_write_head(e);
+        ocean_keep_final_obs(&e->h, 0);
         bo_new_game(e);
     }
     bo_write_head(e);
