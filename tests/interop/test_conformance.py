@@ -44,16 +44,10 @@ def keeps_final_observations(env_id: str) -> bool:
         return env.final_observations is not None
 
 
-# Every ocean env keeps them once it implements CONTRACT.md's final-observation step (breakout: after its
-# rewrite); the ones that do must show them through every view.
-OCEAN_WITH_FINAL = [env_id for env_id in SINGLE_AGENT_OCEAN if keeps_final_observations(env_id)]
-
-
 def test_the_envs_the_suite_relies_on_are_registered():
     assert {"ocean/cartpole", "ocean/squared"} <= set(SINGLE_AGENT_OCEAN)
     assert "ocean/snake" in ocean_ids("multi")
-    assert {"ocean/cartpole", "ocean/squared", "ocean/tetris"} <= set(OCEAN_WITH_FINAL)
-    assert keeps_final_observations("ocean/snake")
+    assert all(keeps_final_observations(env_id) for env_id in [*SINGLE_AGENT_OCEAN, *ocean_ids("multi")])
 
 
 # -- gymnasium.Env view ------------------------------------------------------------------------------------
@@ -85,7 +79,7 @@ def test_gymnasium_view_matches_gymnasium_with_final_observations():
     assert ends["terminated"] > 0 and ends["truncated"] > 0
 
 
-@pytest.mark.parametrize("env_id", OCEAN_WITH_FINAL)
+@pytest.mark.parametrize("env_id", SINGLE_AGENT_OCEAN)
 def test_gymnasium_view_returns_ocean_final_observations(env_id):
     """At an episode's end the view returns the env's final observation (not the next episode's first,
     which the ocean env has already begun), and ``reset()`` then returns that next episode's first one."""
@@ -228,7 +222,7 @@ def test_same_step_infos_follow_gymnasiums_format():
     env.close()
 
 
-@pytest.mark.parametrize("env_id", OCEAN_WITH_FINAL)
+@pytest.mark.parametrize("env_id", SINGLE_AGENT_OCEAN)
 def test_same_step_final_obs_over_ocean_are_the_envs_final_observations(env_id):
     """SAME_STEP over ocean (several copies per env object): ``final_obs`` holds, for exactly the sub-envs
     that ended, the final observation of env objects stepped directly with the same seeds and actions."""
@@ -263,7 +257,7 @@ def test_same_step_final_obs_over_ocean_are_the_envs_final_observations(env_id):
     ours.close()
 
 
-@pytest.mark.parametrize("env_id", OCEAN_WITH_FINAL)
+@pytest.mark.parametrize("env_id", SINGLE_AGENT_OCEAN)
 def test_next_step_over_ocean_matches_gymnasiums_semantics(env_id):
     """NEXT_STEP over ocean (serial backend, one copy per env object): the step that ends an episode
     returns its final observation; in the next step that sub-env ignores its action and returns the next

@@ -47,9 +47,6 @@ class OceanEnv(PufferEnv):
 
     #: name of the C env (``OceanEnvDef.name``); set by subclasses
     c_name: ClassVar[str]
-    #: whether the C env writes final observations (CONTRACT.md); ``False`` leaves ``final_observations``
-    #: ``None``, so that views do not serve a buffer the env never fills
-    keeps_final_observations: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -111,9 +108,8 @@ class OceanEnv(PufferEnv):
         # episode ends, so it costs nothing on other steps). Always private to this object, also with an
         # external `buf`: a vectorizer's shared buffers have no room for it, and only serial-backend views
         # (gymnasium, SB3, pettingzoo) read it.
-        if self.keeps_final_observations:
-            self.final_observations = np.zeros_like(self.observations)
-            lib.ocean_set_final_obs(handle, ffi.cast("void *", self.final_observations.ctypes.data))
+        self.final_observations = np.zeros_like(self.observations)
+        lib.ocean_set_final_obs(handle, ffi.cast("void *", self.final_observations.ctypes.data))
         self._step_fn = lib.ocean_step
         self._log_peek = lib.ocean_log_peek(handle)
         self._log_out = ffi.new("double[]", max(1, len(info.log_names)))
