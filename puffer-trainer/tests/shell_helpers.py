@@ -48,3 +48,14 @@ def child_env() -> dict[str, str]:
     env.pop("WORLD_SIZE", None)
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
+
+
+def write_plugin(folder: Path, name: str, source: str) -> Path:
+    """Make ``folder`` hold an installed distribution ``name`` whose ``puffer.envs`` entry point is a module
+    with ``source``: on ``sys.path`` (or ``PYTHONPATH``) it is a plugin like any pip-installed one."""
+    dist = folder / f"{name}-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[puffer.envs]\n{name} = {name}_mod\n")
+    (folder / f"{name}_mod.py").write_text(source)
+    return folder

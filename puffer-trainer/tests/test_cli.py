@@ -13,6 +13,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from shell_helpers import write_plugin
+
 from puffer_trainer.cli import main, split_overrides
 from puffer_trainer.config import ConfigError, load_config
 
@@ -124,11 +126,7 @@ def test_list_shows_envs_and_broken_plugins(tmp_path, monkeypatch, capsys):
     """A plugin whose module fails to import is listed with its error, and the others still show."""
     from puffer_core.registry import default_registry
 
-    dist = tmp_path / "broken_puffer_plugin-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-puffer-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[puffer.envs]\nbroken_thing = broken_puffer_plugin_mod\n")
-    (tmp_path / "broken_puffer_plugin_mod.py").write_text("raise RuntimeError('plugin exploded')")
+    write_plugin(tmp_path, "broken_thing", "raise RuntimeError('plugin exploded')")
     monkeypatch.syspath_prepend(str(tmp_path))  # installs the broken distribution for this test only
     default_registry.cache_clear()
     try:
@@ -144,11 +142,9 @@ def test_list_shows_envs_and_broken_plugins(tmp_path, monkeypatch, capsys):
 def test_a_plugin_claiming_an_ocean_id_disables_only_that_id(tmp_path, monkeypatch, capsys):
     from puffer_core.registry import default_registry
 
-    dist = tmp_path / "clash_puffer_plugin-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: clash-puffer-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[puffer.envs]\nclash = clash_puffer_plugin_mod\n")
-    (tmp_path / "clash_puffer_plugin_mod.py").write_text(
+    write_plugin(
+        tmp_path,
+        "clash",
         "import puffer_core\n"
         "@puffer_core.hookimpl\n"
         "def puffer_env_specs():\n"
@@ -291,11 +287,7 @@ FAILURES = [("init", "RuntimeError: no licence"), ("step", "ZeroDivisionError")]
 def test_an_env_that_raises_is_one_line_naming_its_code(tmp_path, monkeypatch, capsys, fail_in, message):
     from puffer_core.registry import default_registry
 
-    dist = tmp_path / "fragile_plugin-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fragile-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[puffer.envs]\nfragile = fragile_plugin_mod\n")
-    (tmp_path / "fragile_plugin_mod.py").write_text(ENV_THAT_RAISES)
+    write_plugin(tmp_path, "fragile", ENV_THAT_RAISES)
     monkeypatch.syspath_prepend(str(tmp_path))
     default_registry.cache_clear()
     try:
@@ -304,5 +296,5 @@ def test_an_env_that_raises_is_one_line_naming_its_code(tmp_path, monkeypatch, c
     finally:
         default_registry.cache_clear()
     err = capsys.readouterr().err
-    assert code == 1 and f"the env raised {message}" in err and "fragile_plugin_mod.py:" in err
+    assert code == 1 and f"the env raised {message}" in err and "fragile_mod.py:" in err
     assert "Traceback" not in err

@@ -11,7 +11,7 @@ import time
 
 import pytest
 import torch
-from shell_helpers import BATCH, ENV_ID, TINY, child_env, tiny_kwargs
+from shell_helpers import BATCH, ENV_ID, TINY, child_env, tiny_kwargs, write_plugin
 
 from puffer_trainer import NonFiniteLossError, train
 from puffer_trainer.checkpoint import load_checkpoint
@@ -180,11 +180,7 @@ def puffer_env_specs():
 
 
 def test_a_hung_env_does_not_ignore_sigterm_forever(tmp_path):
-    dist = tmp_path / "hang_plugin-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: hang-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[puffer.envs]\nhang = hang_plugin_mod\n")
-    (tmp_path / "hang_plugin_mod.py").write_text(HANGING_PLUGIN)
+    write_plugin(tmp_path, "hang", HANGING_PLUGIN)
     flag = tmp_path / "hang-now"
     env = {**child_env(), "PYTHONPATH": str(tmp_path)}
     proc = subprocess.Popen(
