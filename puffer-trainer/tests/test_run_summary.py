@@ -25,12 +25,12 @@ def test_start_names_the_agent_count_and_the_end_the_score_and_target(tmp_path, 
         "[puffer] training ocean/squared on cpu: 2 env objects x 8 agents = 16 agents; "
         "batch 256 steps, minibatch 256"
     )
-    # A target of -1 is met at the first log line with a score (squared scores 0 or 1 per episode).
+    # A target of -1 is met at the first log line with a score (squared scores -1 or 1 per episode).
     reached = next(line for line in lines if "reached the target -1" in line)
     step = int(re.search(r"at step ([\d,]+)", reached).group(1).replace(",", ""))
     assert 0 < step <= 3 * BATCH
     assert re.fullmatch(
-        rf"\[puffer\] final score [\d.]+ \(mean over the last log interval\); "
+        rf"\[puffer\] final score -?[\d.]+ \(mean over the last log interval\); "
         rf"target -1 first reached at step {step:,} after \d+s",
         lines[-3],
     ), lines[-3]
@@ -45,7 +45,7 @@ def test_a_missed_target_is_reported_and_returned(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "target 1e+09 not reached" in out
-    assert result.score_key == "score" and 0.0 <= result.score <= 1.0
+    assert result.score_key == "score" and -1.0 <= result.score <= 1.0
     assert result.target_reached_step is None and result.target_reached_s is None
     # Without a target the summary has the score only.
     result = train(ENV_ID, total_timesteps=2 * BATCH, run_name="none", **tiny_kwargs(tmp_path))
