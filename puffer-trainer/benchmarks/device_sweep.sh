@@ -2,7 +2,7 @@
 # Hyperparameter sweep of ocean/breakout on one GPU machine: several configs train at once (one process each,
 # serial vector env with 8192 agents, one torch thread), each for the same number of steps, so their learning
 # curves (score against steps) compare even though sharing the GPU slows each one down.
-# Run from the repository root: SWEEP=sweep1 STEPS=50000000 bash puffer-trainer/benchmarks/device_sweep.sh
+# Run from the repository root: SWEEP=sweep3 STEPS=90000000 TARGET=820.8 bash puffer-trainer/benchmarks/device_sweep.sh
 # Configs are read from puffer-trainer/benchmarks/sweeps/$SWEEP.txt: one "name overrides..." line each.
 set -u
 export PYTHONUNBUFFERED=1
@@ -25,16 +25,20 @@ if [ -n "${SOLO:-}" ]; then
   IFS='|' read -ra SOLOS <<< "$SOLO"
   for i in "${!SOLOS[@]}"; do
     echo "== solo $i: ${SOLOS[$i]}"
-    timeout 150 python3 $B ocean/breakout --seconds 120 --baseline-seconds 0 --target 364.8 --train.device cuda \
+    timeout 150 python3 $B ocean/breakout --seconds 120 --baseline-seconds 0 --target ${TARGET:-820.8} --train.device cuda \
       ${SOLOS[$i]} > "$OUTDIR/solo$i.txt" 2>&1
     cat "$OUTDIR/solo$i.txt"
   done
 fi
+# Configs are spread round-robin over the machine's GPUs.
+NGPU=$(nvidia-smi -L | wc -l)
+i=0
 while read -r name overrides; do
   [ -z "$name" ] && continue
   case "$name" in \#*) continue ;; esac
-  timeout ${LIMIT_S:-400} python3 $B ocean/breakout --seconds 100000 --baseline-seconds 0 --target 364.8 \
-    $BASE $overrides > "$OUTDIR/$name.txt" 2>&1 &
+  CUDA_VISIBLE_DEVICES=$((i % NGPU)) timeout ${LIMIT_S:-400} python3 $B ocean/breakout --seconds 100000 \
+    --baseline-seconds 0 --target ${TARGET:-820.8} $BASE $overrides > "$OUTDIR/$name.txt" 2>&1 &
+  i=$((i + 1))
 done < puffer-trainer/benchmarks/sweeps/${SWEEP:-none}.txt
 wait
 for f in "$OUTDIR"/*.txt; do

@@ -208,18 +208,32 @@ def test_mismatched_state_is_a_clear_error():
     other.close()
 
 
-def test_muon_takes_hidden_matrices_and_adam_the_rest():
+def test_muon_orthogonalizes_every_matrix_and_steps_vectors_with_momentum():
     from puffer_trainer.optim import CombinedOptimizer
 
-    config = small_config(optimizer="muon")
+    config = small_config(optimizer="muon", learning_rate=0.05, update_epochs=1)
+    config.train.minibatch_size = config.train.batch_size  # one optimizer step per update
     config.policy.lstm = True
     trainer = Trainer(config)
     assert isinstance(trainer.optimizer, CombinedOptimizer)
-    muon, adam = trainer.optimizer.optimizers
-    assert isinstance(muon, torch.optim.Muon)
-    muon_params = {id(p) for g in muon.param_groups for p in g["params"]}
-    names = {n for n, p in trainer.policy.named_parameters() if id(p) in muon_params}
-    assert names == {"lstm.weight_ih_l0", "lstm.weight_hh_l0"}
+    muon, sgd = trainer.optimizer.optimizers
+    assert isinstance(muon, torch.optim.Muon) and isinstance(sgd, torch.optim.SGD)
+    names = {id(p): n for n, p in trainer.policy.named_parameters()}
+    matrices = {names[id(p)] for g in muon.param_groups for p in g["params"]}
+    vectors = {names[id(p)] for g in sgd.param_groups for p in g["params"]}
+    assert matrices == {n for n, p in trainer.policy.named_parameters() if p.ndim == 2}
+    assert "heads.weight" in matrices and "encoder.linear.weight" in matrices
+    assert vectors == {n for n, p in trainer.policy.named_parameters() if p.ndim != 2}
+    assert all(g["lr"] == 0.05 for g in trainer.optimizer.param_groups)  # one learning rate for both
+    # One optimizer step: the LSTM's recurrent matrix [4H, H] moves by lr * sqrt(4H / H) times an
+    # orthogonalized direction: Newton-Schulz puts the leading singular values near 1 (a raw gradient step
+    # would spread them over orders of magnitude).
+    weight = trainer.policy.lstm.weight_hh_l0
+    before = weight.detach().clone()
+    trainer.evaluate()
+    trainer.train()
+    singular = torch.linalg.svdvals((weight.detach() - before) / (0.05 * 2.0))
+    assert torch.all((singular[:8] > 0.5) & (singular[:8] < 1.5)), singular
     trainer.close()
 
 

@@ -10,8 +10,6 @@ from torch import nn
 
 __all__ = ["CombinedOptimizer", "build_optimizer", "build_scheduler", "split_muon_parameters"]
 
-_HEAD_WORDS = ("actor", "critic", "head", "value", "logit", "decoder", "embed")
-
 
 class CombinedOptimizer(torch.optim.Optimizer):
     """Several optimizers stepped together, seen by LR schedulers as one (their param groups are shared).
@@ -70,21 +68,13 @@ class CombinedOptimizer(torch.optim.Optimizer):
 
 
 def split_muon_parameters(policy: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
-    """Split trainable parameters into (Muon, Adam) groups.
+    """Split trainable parameters into (weight matrices, everything else) for Muon.
 
-    Muon takes hidden 2-D weight matrices only, as its authors recommend: a policy may name them with
-    ``muon_parameter_names()``; otherwise every 2-D weight except the first one (the input layer) and those of
-    modules named like output heads (actor, critic, value, head, ...) is hidden.
+    Every 2-D weight goes to Muon, the input layer and the heads included, as in the reference trainer
+    (PufferLib 3.0 runs heavyball's Muon over every parameter, whose orthogonalization leaves vectors alone).
     """
-    named = [(n, p) for n, p in policy.named_parameters() if p.requires_grad]
-    if hasattr(policy, "muon_parameter_names"):
-        chosen = set(policy.muon_parameter_names())
-    else:
-        matrices = [n for n, p in named if p.ndim == 2]
-        chosen = {n for n in matrices[1:] if not any(w in n.lower() for w in _HEAD_WORDS)}
-    muon = [p for n, p in named if n in chosen and p.ndim == 2]
-    adam = [p for n, p in named if not (n in chosen and p.ndim == 2)]
-    return muon, adam
+    trainable = [p for p in policy.parameters() if p.requires_grad]
+    return [p for p in trainable if p.ndim == 2], [p for p in trainable if p.ndim != 2]
 
 
 def build_optimizer(policy: nn.Module, train: Any) -> torch.optim.Optimizer:
@@ -113,18 +103,27 @@ def build_optimizer(policy: nn.Module, train: Any) -> torch.optim.Optimizer:
     if name == "muon":
         if not hasattr(torch.optim, "Muon"):
             raise RuntimeError(f"optimizer 'muon' needs torch.optim.Muon (torch >= 2.9): {torch.__version__}")
-        muon_params, adam_params = split_muon_parameters(policy)
-        if not muon_params:
-            return adam(adam_params)
-        # match_rms_adamw scales Muon's update to AdamW's RMS, so one learning rate serves both groups.
-        muon = torch.optim.Muon(
-            muon_params,
-            lr=lr,
-            momentum=float(train.adam_beta1),
-            weight_decay=float(train.weight_decay),
-            adjust_lr_fn="match_rms_adamw",
-        )
-        return CombinedOptimizer([muon, adam(adam_params)]) if adam_params else muon
+        matrices, others = split_muon_parameters(policy)
+        # One learning rate for both groups, with the reference's semantics: each matrix's Nesterov momentum
+        # is orthogonalized (Newton-Schulz) and scaled by sqrt(max(1, rows / cols)) ("original"); biases,
+        # norms and conv kernels take the plain Nesterov momentum step. An Adam group would need a learning
+        # rate two orders of magnitude smaller than Muon's.
+        momentum = float(train.adam_beta1)
+        parts: list[torch.optim.Optimizer] = []
+        if matrices:
+            parts.append(
+                torch.optim.Muon(
+                    matrices, lr=lr, momentum=momentum, nesterov=True,
+                    weight_decay=float(train.weight_decay), adjust_lr_fn="original",
+                )  # fmt: skip
+            )
+        if others:
+            parts.append(
+                torch.optim.SGD(
+                    others, lr=lr, momentum=momentum, nesterov=True, weight_decay=float(train.weight_decay)
+                )
+            )
+        return parts[0] if len(parts) == 1 else CombinedOptimizer(parts)
     if name == "kron":
         try:
             import heavyball

@@ -364,11 +364,6 @@ class Policy(nn.Module):
         zeros = torch.zeros(batch, self.lstm_hidden_size, device=device)
         return zeros, zeros.clone()
 
-    def muon_parameter_names(self) -> list[str]:
-        """Hidden weight matrices: what Muon should optimize (not the input layer, not the heads)."""
-        hidden = ("lstm.weight", "encoder.hidden.")
-        return [n for n, p in self.named_parameters() if n.startswith(hidden) and p.ndim == 2]
-
     def _heads(self, hidden: torch.Tensor) -> tuple[Any, torch.Tensor]:
         both = self.heads(hidden)
         out, value = both[..., :-1], both[..., -1]

@@ -301,6 +301,11 @@ class Trainer:
         policy = self._eval_forward
         clock = time.perf_counter
         local_steps = 0
+        if self._state is not None:
+            # Training runs every segment from a zero state; starting each batch's collection from zero too
+            # keeps the two within one step of each other (the row's bootstrap step), as the reference does.
+            for s in self._state:
+                s.zero_()
         with torch.no_grad():
             while not buf.full:
                 t0 = clock()
