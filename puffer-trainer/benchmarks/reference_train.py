@@ -24,6 +24,7 @@ def main() -> None:
     parser.add_argument("env", help="the reference's env name, e.g. puffer_breakout")
     parser.add_argument("--target-perf", type=float, default=0.95)
     parser.add_argument("--max-seconds", type=float, default=0.0, help="stop after this long (0: its total)")
+    parser.add_argument("--stop-at-target", action="store_true", help="stop once --target-perf is reached")
     args, rest = parser.parse_known_args()
     sys.argv = [sys.argv[0], *rest]  # the reference parses sys.argv itself
 
@@ -50,6 +51,8 @@ def main() -> None:
             if reached is None and perf is not None and perf >= args.target_perf:
                 reached = {"reached": args.target_perf, "step": row["step"], "seconds": row["seconds"]}
                 print(json.dumps(reached), flush=True)
+                if args.stop_at_target:
+                    raise TimeoutError
             if args.max_seconds and time.perf_counter() - start > args.max_seconds:
                 raise TimeoutError
 
@@ -60,7 +63,7 @@ def main() -> None:
     try:
         pufferl.train(args.env, args=config, logger=CurveLogger())
     except TimeoutError:
-        print(json.dumps({"stopped": "max-seconds"}), flush=True)
+        print(json.dumps({"stopped": "target" if reached else "max-seconds"}), flush=True)
     if reached is None:
         print(json.dumps({"reached": None, "target": args.target_perf}), flush=True)
 

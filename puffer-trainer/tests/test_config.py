@@ -193,7 +193,7 @@ def test_inconsistent_explicit_sizes_are_clear_errors(settings, agents, match):
         ("--run.run-name=a/b", "run.run_name must be a single folder name"),
         ("--run.run-name=..", "run.run_name must be a single folder name"),
         ("--train.total-timesteps=-100", "train.total_timesteps must be > 0, got -100"),
-        ("--train.device=tpu", "train.device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got 'tpu'"),
+        ("--train.device=tpu", "train.device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got 'tpu'"),
         ("--train.learning-rate=nan", "train.learning_rate must be a finite number"),
         ("--train.update-epochs=0", "train.update_epochs must be >= 1"),
     ],
@@ -253,3 +253,40 @@ def test_vec_num_envs_attribute_and_train_keyword_still_work(tmp_path):
     assert resolved.vec.num_env_objects == 2 and "train(num_envs=...)" in resolved.warnings[0]
     resolved = resolve_config("ocean/squared", None, {"vec__num_envs": 2, "env": {"num_envs": 7}})
     assert resolved.vec.num_env_objects == 2 and resolved.env["num_envs"] == 7
+
+
+def test_device_auto_resolves_and_says_why(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    config = load_config("ocean/squared")
+    assert config.train.device == "cpu"
+    assert config.device_note == "train.device auto: no CUDA GPU visible to torch"
+    explicit = load_config("ocean/squared", overrides=["--train.device", "cpu"])
+    assert explicit.device_note == "set in the config"
+
+
+def test_an_envs_registered_cuda_layer_applies_on_a_gpu_only(monkeypatch, tmp_path):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cpu = load_config("ocean/breakout")
+    assert (cpu.train.device, cpu.policy.lstm, cpu.env.get("num_envs", 1024)) == ("cpu", False, 1024)
+    gpu = load_config("ocean/breakout", overrides=["--train.device", "cuda"])
+    assert (gpu.train.device, gpu.policy.lstm, gpu.env["num_envs"], gpu.train.optimizer) == (
+        "cuda", True, 8192, "muon"
+    )
+    assert "registered cuda config applies" in gpu.device_note
+    # The user's own values still win over the layer, from the command line or a file.
+    mine = load_config("ocean/breakout", overrides=["--train.device=cuda", "--train.learning-rate=0.01"])
+    assert mine.train.learning_rate == 0.01 and mine.policy.lstm
+    file = tmp_path / "gpu.toml"
+    file.write_text('[train]\ndevice = "cuda:1"\nhorizon = 32\n')
+    from_file = load_config("ocean/breakout", file)
+    assert (from_file.train.device, from_file.train.horizon, from_file.policy.lstm) == ("cuda:1", 32, True)
+    # With CUDA visible, auto picks it and the layer with it.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=0: "Fake GPU")
+    auto = load_config("ocean/breakout")
+    assert auto.train.device == "cuda" and auto.policy.lstm
+    assert auto.device_note.startswith("train.device auto: CUDA is available (Fake GPU)")

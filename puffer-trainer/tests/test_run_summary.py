@@ -80,3 +80,14 @@ def test_train_help_explains_env_objects_and_agents():
     text = train_parser.format_help()
     assert "num-env-objects=1" in text and "num-envs=" not in text.split("--vec.KEY:")[1].split("--policy")[0]
     assert "agents = vec.num-env-objects" in text and "deprecated old name" in text
+
+
+def test_stop_at_target_ends_the_run_once_the_target_is_reached(tmp_path, capsys):
+    # squared scores -1 or 1 per episode: a target of -1 is met at the first log line with a score.
+    result = train(
+        ENV_ID, total_timesteps=50 * BATCH, run_name="stop", score_target=-1, stop_at_target=True,
+        **tiny_kwargs(tmp_path),
+    )  # fmt: skip
+    assert result.target_reached_step is not None
+    assert result.global_step == result.target_reached_step < 50 * BATCH
+    assert result.checkpoint is not None and result.checkpoint.exists()

@@ -62,7 +62,8 @@ class TrainConfig:
     """
 
     seed: int = 1
-    device: str = "cpu"
+    #: "auto" (a CUDA GPU when torch sees one, else the CPU), "cpu", "cuda", "cuda:N" or "mps".
+    device: str = "auto"
     total_timesteps: int = 10_000_000
     learning_rate: float = 0.003
     anneal_lr: bool = True
@@ -84,7 +85,8 @@ class TrainConfig:
     batch_size: int = 0
     accumulate_minibatches: int = 1
     norm_adv: bool = True
-    #: "adam", "muon" (hidden matrices; its Newton-Schulz runs in bf16, slow on CPUs) or "kron".
+    #: "adam", "muon" (every weight matrix orthogonalized, Nesterov SGD for the rest; one learning rate)
+    #: or "kron".
     optimizer: str = "adam"
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
@@ -168,6 +170,9 @@ class RunConfig:
     #: says when it is first reached (or that it was not), and ``curve.png`` draws it. None: no target. An
     #: env may register one in its ``train_config`` (``"run": {"score_target": 364.8}``).
     score_target: float | None = None
+    #: End the run (with its final checkpoint) once ``score_target`` is reached; under torchrun rank 0's
+    #: score decides for every rank.
+    stop_at_target: bool = False
 
 
 SECTIONS: dict[str, type] = {"train": TrainConfig, "vec": VecConfig, "policy": PolicyConfig, "run": RunConfig}
@@ -186,6 +191,9 @@ class Config:
     #: One line per deprecated key that was read while building this config (printed when a run starts);
     #: not part of :meth:`to_dict`, so never saved.
     warnings: list[str] = field(default_factory=list, repr=False, compare=False)
+    #: Why ``train.device`` is what it is ("auto: CUDA is available", "set by override ..."), printed when a
+    #: run starts; not saved either.
+    device_note: str = field(default="", repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (str/int/float/bool/None, dicts): fit for TOML, JSON and ``weights_only`` loads."""
@@ -423,7 +431,7 @@ RESUME_OVERRIDABLE = {
     ("train", "total_timesteps"), ("train", "device"), ("train", "torch_threads"),
     ("run", "run_dir"), ("run", "run_name"), ("run", "resume"), ("run", "checkpoint_interval"),
     ("run", "wandb"), ("run", "wandb_project"), ("run", "log"), ("run", "log_interval_s"),
-    ("run", "stop_timeout_s"), ("run", "score_target"),
+    ("run", "stop_timeout_s"), ("run", "score_target"), ("run", "stop_at_target"),
 }
 
 
@@ -468,27 +476,76 @@ def load_config(env_id: str, path: str | Path | None = None, overrides: typing.S
     """
     import puffer_core
 
-    config = Config(env_id=env_id)
     spec = puffer_core.spec(env_id)
-    if spec.train_config:
-        merge_sections(config, spec.train_config, source=f"train_config of {env_id}", registered=True)
-    if path is not None:
-        file = Path(path)
-        try:
-            data = tomllib.loads(file.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file {str(file)!r} does not exist") from None
-        except OSError as exc:  # a folder, no permission, ...
-            raise ConfigError(f"config file {str(file)!r} cannot be read: {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"config file {str(file)!r} is not a text (TOML) file") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {str(file)!r} is not valid TOML: {exc}") from None
-        if "env_id" in data and data["env_id"] != env_id:
-            raise ConfigError(f"config file {str(file)!r} is for env {data['env_id']!r}, not {env_id!r}")
-        merge_sections(config, data, source=f"config file {str(file)!r}")
-    apply_overrides(config, overrides)
+    registered = dict(spec.train_config or {})
+    layers = {kind: registered.pop(kind) for kind in DEVICE_KINDS if kind in registered}
+    file_data = None if path is None else _read_config_file(env_id, path)
+    # The device decides which of the env's per-device layers applies, and the file or the overrides may
+    # set it: resolve it from every layer but those, then build the config with the matching one.
+    config = _layered(env_id, registered, None, file_data, overrides)
+    device, why = resolve_device(config.train.device)
+    kind = device.split(":")[0]
+    if kind in layers:
+        config = _layered(env_id, registered, (kind, layers[kind]), file_data, overrides)
+        why += f"; {env_id}'s registered {kind} config applies"
+    config.train.device = device
+    config.device_note = why
     check_values(config)
+    return config
+
+
+#: Keys of an env's registered ``train_config`` that hold a layer for one device kind, applied over the rest
+#: of it when the run's device is of that kind: ``{"train": {...}, "cuda": {"env": {"num_envs": 8192}}}``.
+DEVICE_KINDS = ("cpu", "cuda", "mps")
+
+
+def resolve_device(device: str) -> tuple[str, str]:
+    """``(device, why)``: ``"auto"`` becomes ``"cuda"`` when torch sees a CUDA GPU, else ``"cpu"``."""
+    if device != "auto":
+        return device, "set in the config"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda", f"train.device auto: CUDA is available ({torch.cuda.get_device_name(0)})"
+    return "cpu", "train.device auto: no CUDA GPU visible to torch"
+
+
+def _read_config_file(env_id: str, path: str | Path) -> dict[str, Any]:
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(file)!r} does not exist") from None
+    except OSError as exc:  # a folder, no permission, ...
+        raise ConfigError(f"config file {str(file)!r} cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {str(file)!r} is not a text (TOML) file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(file)!r} is not valid TOML: {exc}") from None
+    if "env_id" in data and data["env_id"] != env_id:
+        raise ConfigError(f"config file {str(file)!r} is for env {data['env_id']!r}, not {env_id!r}")
+    data["__source__"] = f"config file {str(file)!r}"
+    return data
+
+
+def _layered(
+    env_id: str,
+    registered: dict[str, Any],
+    device_layer: tuple[str, dict[str, Any]] | None,
+    file_data: dict[str, Any] | None,
+    overrides: typing.Sequence[str],
+) -> Config:
+    """Trainer defaults < the env's train_config < its device layer < the config file < the overrides."""
+    config = Config(env_id=env_id)
+    if registered:
+        merge_sections(config, registered, source=f"train_config of {env_id}", registered=True)
+    if device_layer is not None:
+        kind, layer = device_layer
+        merge_sections(config, layer, source=f"train_config[{kind!r}] of {env_id}", registered=True)
+    if file_data is not None:
+        data = {k: v for k, v in file_data.items() if k != "__source__"}
+        merge_sections(config, data, source=file_data["__source__"])
+    apply_overrides(config, overrides)
     return config
 
 
@@ -512,8 +569,10 @@ def check_values(config: Config) -> None:
             )
     if train.total_timesteps <= 0:
         raise ConfigError(f"train.total_timesteps must be > 0, got {train.total_timesteps}")
-    if not _DEVICE.match(train.device):
-        raise ConfigError(f"train.device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {train.device!r}")
+    if train.device != "auto" and not _DEVICE.match(train.device):
+        raise ConfigError(
+            f"train.device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {train.device!r}"
+        )
     for section_name, section in (("train", train), ("run", run)):
         for item in dataclasses.fields(section):
             value = getattr(section, item.name)

@@ -160,6 +160,11 @@ def run(
 
     check_values(config)  # configs built in code skip load_config's check
     start_time = time.perf_counter()
+    if config.train.device == "auto":  # a Config built in code; load_config resolves it already
+        from .config import resolve_device
+
+        device, config.device_note = resolve_device(config.train.device)
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, device=device))
     dist = distributed.setup(config.train.device)
     if dist.device != config.train.device:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, device=dist.device))
@@ -204,6 +209,8 @@ def run(
             world = f" on {dist.world_size} ranks" if dist.enabled else ""
             verb = "continuing" if state is not None else "training"
             loop.say(f"{verb} {config.env_id}{world} on {config.train.device}: {describe_agents(trainer)}")
+            if config.device_note:
+                loop.say(f"device {config.train.device}: {config.device_note}")
             loop.say(f"run folder {folder.root}")
         for note in getattr(trainer, "notes", ()):  # sizes the Trainer derived (train.batch_size 0, ...)
             loop.say(note)
@@ -334,6 +341,10 @@ class _Loop:
             if stopping:
                 stop.request()  # ranks that did not get the signal themselves stop too
                 break
+            if run_config.stop_at_target and run_config.score_target is not None:
+                # Rank 0's score decides, so that every rank stops after the same epoch.
+                if distributed.broadcast(self.reached is not None, self.dist):
+                    break
         self.save(final=True)
         for sink in self.sinks:  # the summary goes below the dashboard's last frame, not above it
             end = getattr(sink, "end", None)

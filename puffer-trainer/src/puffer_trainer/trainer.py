@@ -24,7 +24,7 @@ from torch import nn
 
 from .advantage import compute_advantages
 from .buffer import ExperienceBuffer
-from .config import Config, batch_sizes
+from .config import Config, batch_sizes, resolve_device
 from .errors import NonFiniteLossError, RankFailedError
 from .optim import build_optimizer, build_scheduler
 from .policies import ActionDist, make_policy, torch_dtype
@@ -122,7 +122,7 @@ class Trainer:
         if self.torch_threads != torch.get_num_threads():
             torch.set_num_threads(self.torch_threads)
 
-        self.device = torch.device(tc.device)
+        self.device = torch.device(resolve_device(tc.device)[0])
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"train.device is {tc.device!r} but CUDA is not available in this torch build")
 
