@@ -106,7 +106,8 @@ def lint(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """The README's main job: train on ocean/breakout on the CPU with the embedded defaults."""
     install(session, TORCH, "./puffer-core", "./puffer-kernels", "./puffer-envs-ocean", "./puffer-trainer")
-    session.run("puffer", "train", "ocean/breakout", *session.posargs)
+    # The CPU explicitly: train.device "auto" would take a GPU where torch sees one (posargs may override).
+    session.run("puffer", "train", "ocean/breakout", "--train.device", "cpu", *session.posargs)
 
 
 @nox.session

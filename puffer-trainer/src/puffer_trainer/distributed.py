@@ -2,8 +2,9 @@
 
 ``torchrun --nproc-per-node N -m puffer_trainer train ENV`` starts N processes with ``RANK``, ``WORLD_SIZE``,
 ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT`` set. :func:`setup` reads them, initializes the default
-process group (NCCL for CUDA devices, gloo otherwise) and pins each rank to its own GPU. The Trainer then
-wraps its policy in DDP and counts the global step over all ranks; this module does the plumbing.
+process group (NCCL for CUDA devices, gloo otherwise) and pins each rank to its own GPU. Inside training
+every collective goes through one :class:`Collectives` object, which does nothing in a single process: the
+Trainer and ``ppo_update`` call it at the same points whether or not they run under torchrun.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-__all__ = ["DistInfo", "env_world_size", "setup", "teardown", "any_rank", "gather", "broadcast"]
+__all__ = [
+    "Collectives", "DistInfo", "env_world_size", "setup", "teardown", "any_rank", "gather", "broadcast"
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -142,3 +145,134 @@ def _collective_device(info: DistInfo) -> str:
     import torch.distributed as dist
 
     return info.device if dist.get_backend() == "nccl" else "cpu"
+
+
+#: Loss terms a NonFiniteLossError may name, in the order of their codes in :meth:`Collectives.agree`.
+LOSS_TERMS = ("policy_loss", "value_loss", "entropy", "loss")
+
+
+class Collectives:
+    """Every collective a training rank takes part in; for a single process each one is a no-op.
+
+    Args:
+        device: the rank's training device (NCCL collectives run on it, gloo's on the CPU).
+
+    The ranks must call the same methods in the same order: :meth:`agree` after collection, before every
+    gradient all-reduce and at the end of an update; :meth:`average_gradients` before each optimizer step;
+    :meth:`average_` for statistics every rank must share (observation normalization).
+    """
+
+    def __init__(self, device: Any) -> None:
+        import torch
+
+        self.device = torch.device(device)
+        self.enabled = torch.distributed.is_available() and torch.distributed.is_initialized()
+        self.rank = torch.distributed.get_rank() if self.enabled else 0
+        self.world_size = torch.distributed.get_world_size() if self.enabled else 1
+        if self.world_size == 1:
+            self.enabled = False
+        #: The error :meth:`agree` last raised on every rank (so a caller does not report it twice).
+        self.agreed_error: BaseException | None = None
+
+    def _device(self) -> Any:
+        import torch
+
+        return self.device if torch.distributed.get_backend() == "nccl" else torch.device("cpu")
+
+    def broadcast_module(self, module: Any) -> None:
+        """Rank 0's parameters and buffers of ``module`` on every rank (the same initial weights)."""
+        if not self.enabled:
+            return
+        import torch
+
+        with torch.no_grad():
+            for tensor in [*module.parameters(), *module.buffers()]:
+                torch.distributed.broadcast(tensor.data, src=0)
+
+    def agree(
+        self,
+        where: str,
+        failure: Exception | None = None,
+        steps: int = 0,
+        global_step: int = 0,
+        epoch: int = 0,
+    ) -> int:
+        """Every rank's status in one small all-reduce; raise on every rank if any rank failed.
+
+        Called by all ranks at the same points, also by a rank that has just failed, so that the others stop
+        at once with the same diagnosis instead of waiting in the next collective until the process-group
+        timeout. Each rank fills its own row ``[status, loss term, minibatch, steps]``; returns the steps
+        summed over ranks (``steps`` itself, or ``failure`` raised, in a single process).
+        """
+        from .errors import NonFiniteLossError, RankFailedError
+
+        if not self.enabled:
+            if failure is not None:
+                raise failure
+            return int(steps)
+        import torch
+
+        row = [0.0, 0.0, -1.0, float(steps)]
+        if isinstance(failure, NonFiniteLossError):
+            term = LOSS_TERMS.index(failure.term) if failure.term in LOSS_TERMS else 0
+            minibatch = -1 if failure.minibatch is None else failure.minibatch
+            row[:3] = [1.0, float(term), float(minibatch)]
+        elif failure is not None:
+            row[0] = 2.0
+        status = torch.zeros((self.world_size, 4), dtype=torch.float64)
+        status[self.rank] = torch.tensor(row, dtype=torch.float64)
+        status = status.to(self._device())
+        torch.distributed.all_reduce(status)
+        rows = status.tolist()
+        failed = [rank for rank, r in enumerate(rows) if r[0] > 0]
+        if not failed:
+            return int(round(sum(r[3] for r in rows)))
+        first = failed[0]  # the lowest failed rank's diagnosis, identical on every rank
+        kind, term, minibatch, _ = rows[first]
+        error: Exception
+        if kind == 1:
+            mb = None if minibatch < 0 else int(minibatch)
+            error = NonFiniteLossError(LOSS_TERMS[int(term)], global_step, epoch, mb, first)
+        else:
+            # Any other error: one more collective, on this failure path only, to share its type and text.
+            texts: list[Any] = [None] * self.world_size
+            mine = None if failure is None else (type(failure).__name__, str(failure))
+            torch.distributed.all_gather_object(texts, mine)
+            error_type, detail = texts[first] or ("Exception", "")
+            error = RankFailedError(first, error_type, detail, where)
+            if first == self.rank and failure is not None:
+                error = failure  # the failed rank keeps its own error and traceback
+        self.agreed_error = error
+        if error is failure:
+            raise error
+        raise error from (None if first == self.rank else failure)
+
+    def average_gradients(self, parameters: Any) -> None:
+        """Replace every gradient by its mean over ranks (one flat all-reduce)."""
+        if not self.enabled:
+            return
+        import torch
+
+        grads = [p.grad for p in parameters if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        moved = flat.to(self._device())
+        torch.distributed.all_reduce(moved)
+        moved /= self.world_size
+        flat = moved.to(flat.device)
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset : offset + g.numel()].view_as(g))
+            offset += g.numel()
+
+    def average_(self, tensors: Any) -> None:
+        """Average each tensor over ranks, in place."""
+        if not self.enabled:
+            return
+        import torch
+
+        for tensor in tensors:
+            moved = tensor.to(self._device())
+            torch.distributed.all_reduce(moved)
+            tensor.copy_(moved / self.world_size)

@@ -77,7 +77,7 @@ def load_policy(checkpoint: str | os.PathLike[str], env: Any, env_id: str | None
     policy.load_state_dict(weights)
     policy.eval()
     if isinstance(state.get("obs_norm"), dict):  # trained with normalize_obs: the policy sees normalized obs
-        from .trainer import ObsNormalizer
+        from .policies import ObsNormalizer
 
         norm = ObsNormalizer(tuple(env.single_observation_space.shape))
         norm.load_state_dict(state["obs_norm"])

@@ -25,6 +25,7 @@ from torch import nn
 
 __all__ = [
     "ActionDist",
+    "ObsNormalizer",
     "MLPEncoder",
     "CNNEncoder",
     "StructuredEncoder",
@@ -401,6 +402,39 @@ def _unflatten_lead(params: Any, lead: tuple[int, ...]) -> Any:
     if isinstance(params, tuple):
         return tuple(p.reshape(*lead, p.shape[-1]) for p in params)
     return params.reshape(*lead, params.shape[-1])
+
+
+class ObsNormalizer(nn.Module):
+    """Running mean/variance of observations (updated while collecting, frozen while training).
+
+    Part of the trained policy: a checkpoint saves its buffers, and evaluation rebuilds it from them.
+    """
+
+    def __init__(self, shape: tuple[int, ...], eps: float = 1e-8) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self.eps = eps
+
+    @torch.no_grad()
+    def update(self, obs: torch.Tensor, mask: torch.Tensor) -> None:
+        x = obs[mask].double()
+        n = x.shape[0]
+        if n == 0:
+            return
+        batch_mean = x.mean(0)
+        batch_var = x.var(0, unbiased=False)
+        total = self.count + n
+        delta = batch_mean - self.mean
+        self.mean += delta * (n / total)
+        self.var.copy_((self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total)
+        self.count.copy_(total)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        mean = self.mean.float()
+        std = (self.var.float() + self.eps).sqrt()
+        return (obs.float() - mean) / std
 
 
 def make_policy(config: Any, vecenv: Any) -> nn.Module:

@@ -22,79 +22,33 @@ import numpy as np
 import torch
 from torch import nn
 
-from .advantage import compute_advantages
 from .buffer import ExperienceBuffer
 from .config import Config, batch_sizes, resolve_device
-from .errors import NonFiniteLossError, RankFailedError
+from .distributed import Collectives
 from .optim import build_optimizer, build_scheduler
-from .policies import ActionDist, make_policy, torch_dtype
-from .ppo import ppo_loss, weighted_mean
-from .replay import anneal_beta, sample_segments, sample_uniform_segments, segment_priorities
+from .policies import ActionDist, ObsNormalizer, make_policy, torch_dtype
+from .ppo import ppo_update
 
+# ObsNormalizer lives beside the policies; it is still importable from here as in 0.1.0.
 __all__ = ["Trainer", "ObsNormalizer"]
 
-#: Loss terms a NonFiniteLossError may name, in the order of their codes in Trainer._agree.
-_LOSS_TERMS = ("policy_loss", "value_loss", "entropy", "loss")
-#: Statistics train() reports as means over minibatches (importance is the mean ratio of the sampled steps).
-_STAT_TERMS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "importance")
 
-
-class ObsNormalizer(nn.Module):
-    """Running mean/variance of observations (updated while collecting, frozen while training)."""
-
-    def __init__(self, shape: tuple[int, ...], eps: float = 1e-8) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
-        self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
-        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
-        self.eps = eps
-
-    @torch.no_grad()
-    def update(self, obs: torch.Tensor, mask: torch.Tensor) -> None:
-        x = obs[mask].double()
-        n = x.shape[0]
-        if n == 0:
-            return
-        batch_mean = x.mean(0)
-        batch_var = x.var(0, unbiased=False)
-        total = self.count + n
-        delta = batch_mean - self.mean
-        self.mean += delta * (n / total)
-        self.var.copy_((self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total)
-        self.count.copy_(total)
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        mean = self.mean.float()
-        std = (self.var.float() + self.eps).sqrt()
-        return (obs.float() - mean) / std
-
-
-def _choose_threads(config: Config) -> tuple[int, int]:
+def _choose_threads(config: Config, env_workers: int, world_size: int) -> tuple[int, int]:
     """Torch intra-op threads for (learning, collection).
 
-    Learning uses ``train.torch_threads`` if set, else half the cores left by env workers; collection uses at
-    most half of those cores. Per-step inference is a batch of tiny matmuls that gains little from threads,
-    and oversubscribed cores (env workers, other ranks, other programs) make OpenMP threads spin and wait: on
-    2 busy cores one thread ran collection 20x faster than two, while on 2 quiet cores two learning threads
-    raised breakout training from 32k to 41k SPS (``--train.torch-threads 2``).
+    Learning uses ``train.torch_threads`` if set, else half the cores left by the vector env's worker
+    processes; collection uses at most half of those cores. Per-step inference is a batch of tiny matmuls that
+    gains little from threads, and oversubscribed cores (env workers, other ranks, other programs) make OpenMP
+    threads spin and wait: on 2 busy cores one thread ran collection 20x faster than two, while on 2 quiet
+    cores two learning threads raised breakout training from 32k to 41k SPS (``--train.torch-threads 2``).
     """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    workers = 0
-    if config.vec.backend == "multiprocessing":
-        workers = config.vec.num_workers or min(cores, config.vec.num_env_objects)
-    _, world = _rank_world()
-    available = max(1, cores // max(world, 1) - workers)
+    available = max(1, cores // max(world_size, 1) - env_workers)
     learn = int(config.train.torch_threads) if config.train.torch_threads > 0 else max(1, available // 2)
     return learn, max(1, min(learn, available // 2))
-
-
-def _rank_world() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
 
 
 class Trainer:
@@ -107,24 +61,22 @@ class Trainer:
             default one from ``config.policy``.
 
     Under ``torch.distributed`` each rank runs its own Trainer with its own env and seed (``seed + rank``);
-    rank 0's initial weights are broadcast and gradients are averaged over ranks before every optimizer step.
+    rank 0's initial weights are broadcast and gradients are averaged over ranks before every optimizer step,
+    all through one :class:`~puffer_trainer.distributed.Collectives` (``self.sync``).
     """
 
     def __init__(self, config: Config, vecenv: Any = None, policy: nn.Module | None = None) -> None:
         self.config = config
         tc = config.train
-        self.rank, self.world_size = _rank_world()
+        self.device = torch.device(resolve_device(tc.device)[0])
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"train.device is {tc.device!r} but CUDA is not available in this torch build")
+        self.sync = Collectives(self.device)
+        self.rank, self.world_size = self.sync.rank, self.sync.world_size
         self.seed = int(tc.seed) + self.rank
         random.seed(self.seed)
         np.random.seed(self.seed % 2**32)
         torch.manual_seed(self.seed)
-        self.torch_threads, self._collect_threads = _choose_threads(config)
-        if self.torch_threads != torch.get_num_threads():
-            torch.set_num_threads(self.torch_threads)
-
-        self.device = torch.device(resolve_device(tc.device)[0])
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"train.device is {tc.device!r} but CUDA is not available in this torch build")
 
         self._owns_vecenv = vecenv is None
         if vecenv is None:
@@ -141,6 +93,11 @@ class Trainer:
                 env_kwargs=dict(config.env),
             )
         self.vecenv = vecenv
+        # The vector env decided how many worker processes it runs; the threads fit around them.
+        workers = int(getattr(vecenv, "num_workers", 0) or 0)
+        self.torch_threads, self._collect_threads = _choose_threads(config, workers, self.world_size)
+        if self.torch_threads != torch.get_num_threads():
+            torch.set_num_threads(self.torch_threads)
         try:
             self._setup(policy)
         except BaseException:
@@ -183,8 +140,7 @@ class Trainer:
             self.device,
         )
         self.obs_norm = ObsNormalizer(self.obs_shape).to(self.device) if tc.normalize_obs else None
-        if self.world_size > 1:
-            self._broadcast_parameters()
+        self.sync.broadcast_module(self.policy)
 
         self.optimizer = build_optimizer(self.policy, tc)
         # Steady state: each row holds horizon - 1 new steps (rows of an agent overlap by one).
@@ -204,7 +160,6 @@ class Trainer:
 
         self.global_step = 0
         self.epoch = 0
-        self._agreed_error: BaseException | None = None  # what _agree last raised on every rank
         self.timings = {"env": 0.0, "inference": 0.0, "copy": 0.0, "learn": 0.0}
         self._info_sums: dict[str, float] = {}
         self._info_counts: dict[str, float] = {}
@@ -218,11 +173,6 @@ class Trainer:
                 torch.empty(4 * capacity, dtype=torch.float32, pin_memory=True),
             )
         self.vecenv.async_reset(self.seed * 100_003)
-
-    def _broadcast_parameters(self) -> None:
-        with torch.no_grad():
-            for tensor in [*self.policy.parameters(), *self.policy.buffers()]:
-                torch.distributed.broadcast(tensor.data, src=0)
 
     # -- public state --------------------------------------------------------------------------------------
     @property
@@ -286,8 +236,9 @@ class Trainer:
         finally:
             if was_training:
                 self.policy.train()
-        self.global_step += self._agree("evaluate", failure, local_steps)
-        self._sync_obs_norm()
+        self.global_step += self.sync.agree("evaluate", failure, local_steps, self.global_step, self.epoch)
+        if self.obs_norm is not None:
+            self.sync.average_((self.obs_norm.mean, self.obs_norm.var))
         sums, counts = self._info_sums, self._info_counts
         stats = {k: sums[k] / counts[k] for k in sums if counts[k]}
         self._info_sums, self._info_counts = {}, {}
@@ -368,82 +319,7 @@ class Trainer:
                 timings["env"] += clock() - t4
         return local_steps
 
-    def _agree(self, where: str, failure: Exception | None = None, steps: int = 0) -> int:
-        """Every rank's status in one small all-reduce; raise on every rank if any rank failed.
-
-        Called by all ranks at the same points (after collection, before each gradient all-reduce and at the
-        end of :meth:`train`), also by a rank that has just failed, so that the others stop at once with the
-        same diagnosis instead of waiting in the next collective until the process-group timeout. Each rank
-        fills its own row ``[status, loss term, minibatch, steps]``; returns the steps summed over ranks.
-        """
-        if self.world_size == 1:
-            if failure is not None:
-                raise failure
-            return int(steps)
-        row = [0.0, 0.0, -1.0, float(steps)]
-        if isinstance(failure, NonFiniteLossError):
-            term = _LOSS_TERMS.index(failure.term) if failure.term in _LOSS_TERMS else 0
-            minibatch = -1 if failure.minibatch is None else failure.minibatch
-            row[:3] = [1.0, float(term), float(minibatch)]
-        elif failure is not None:
-            row[0] = 2.0
-        status = torch.zeros((self.world_size, 4), dtype=torch.float64)
-        status[self.rank] = torch.tensor(row, dtype=torch.float64)
-        status = status.to(self._collective_device())
-        torch.distributed.all_reduce(status)
-        rows = status.tolist()
-        failed = [rank for rank, r in enumerate(rows) if r[0] > 0]
-        if not failed:
-            return int(round(sum(r[3] for r in rows)))
-        first = failed[0]  # the lowest failed rank's diagnosis, identical on every rank
-        kind, term, minibatch, _ = rows[first]
-        if kind == 1:
-            minibatch = None if minibatch < 0 else int(minibatch)
-            error = NonFiniteLossError(_LOSS_TERMS[int(term)], self.global_step, self.epoch, minibatch, first)
-        else:
-            # Any other error: one more collective, on this failure path only, to share its type and text.
-            texts: list[Any] = [None] * self.world_size
-            mine = None if failure is None else (type(failure).__name__, str(failure))
-            torch.distributed.all_gather_object(texts, mine)
-            error_type, detail = texts[first] or ("Exception", "")
-            error = RankFailedError(first, error_type, detail, where)
-            if first == self.rank and failure is not None:
-                error = failure  # the failed rank keeps its own error and traceback
-        self._agreed_error = error
-        if error is failure:
-            raise error
-        raise error from (None if first == self.rank else failure)
-
-    def _collective_device(self) -> torch.device:
-        backend = torch.distributed.get_backend()
-        return self.device if backend == "nccl" else torch.device("cpu")
-
     # -- learning ------------------------------------------------------------------------------------------
-    def _allreduce_grads(self) -> None:
-        grads = [p.grad for p in self.policy.parameters() if p.grad is not None]
-        if not grads:
-            return
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        device = self._collective_device()
-        moved = flat.to(device)
-        torch.distributed.all_reduce(moved)
-        moved /= self.world_size
-        flat = moved.to(flat.device)
-        offset = 0
-        for g in grads:
-            g.copy_(flat[offset : offset + g.numel()].view_as(g))
-            offset += g.numel()
-
-    def _sync_obs_norm(self) -> None:
-        if self.obs_norm is None or self.world_size == 1:
-            return
-        device = self._collective_device()
-        for name in ("mean", "var"):
-            tensor = getattr(self.obs_norm, name)
-            moved = tensor.to(device)
-            torch.distributed.all_reduce(moved)
-            tensor.copy_(moved / self.world_size)
-
     def train(self) -> dict[str, float]:
         """One PPO update over the collected batch; returns loss statistics.
 
@@ -458,121 +334,26 @@ class Trainer:
         if torch.get_num_threads() != self.torch_threads:
             torch.set_num_threads(self.torch_threads)
         try:
-            stats = self._update()
-            if self.world_size > 1:
-                self._agree("train")  # a rank that failed after its last gradient all-reduce says so here
+            stats = ppo_update(
+                self.buffer, self.policy, self.optimizer, self.config.train, self.sync,
+                minibatch_segments=self.minibatch_segments,
+                progress=self.global_step / max(self.config.train.total_timesteps, 1),
+                obs_norm=self.obs_norm, forward=self._train_forward, autocast=self._autocast,
+                action_dist=self.dist, global_step=self.global_step, epoch=self.epoch,
+            )  # fmt: skip
+            self.scheduler.step()
+            self.epoch += 1
+            self.sync.agree("train", global_step=self.global_step, epoch=self.epoch)  # a late failure
         except Exception as error:
             self.optimizer.zero_grad(set_to_none=True)
             self.timings["learn"] += time.perf_counter() - start
-            if self.world_size == 1 or error is self._agreed_error:
+            if self.world_size == 1 or error is self.sync.agreed_error:
                 raise  # this rank's own error in a single process, or one every rank already raises
-            self._agree("train", error)  # tell the other ranks; raises on every rank, this one included
+            # Tell the other ranks; raises on every rank, this one included.
+            self.sync.agree("train", error, global_step=self.global_step, epoch=self.epoch)
             raise
         self.buffer.reset()
         self.timings["learn"] += time.perf_counter() - start
-        return stats
-
-    def _update(self) -> dict[str, float]:
-        tc = self.config.train
-        buf = self.buffer
-        progress = self.global_step / max(tc.total_timesteps, 1)
-        beta = anneal_beta(tc.prio_beta0, progress)
-        weights = buf.train_weights()
-        row_valid = weights.sum(1) > 0
-        # Every valid row keeps a nonzero draw probability (see segment_priorities); none valid -> uniform.
-        n_valid = int(row_valid.sum())
-        drawable = n_valid or self.segments
-        # prio_alpha == 0 draws uniformly over the valid rows: no priorities to compute from the advantages.
-        uniform = tc.prio_alpha == 0
-        uniform_pool = row_valid if 0 < n_valid < self.segments else None
-        # A uniform minibatch of every row is the whole buffer; its order cannot change a mean over rows, so
-        # train on the buffer itself instead of a gathered permutation of it.
-        whole_buffer = uniform and uniform_pool is None and self.minibatch_segments == self.segments
-        unit_weights = torch.ones(self.segments, device=self.device)
-        # The normalizer is frozen while training: normalize the whole buffer once, not every minibatch.
-        observations = buf.observations if self.obs_norm is None else self.obs_norm(buf.observations)
-        buf.importance.fill_(1.0)
-        n_minibatches = max(1, tc.update_epochs * self.segments // self.minibatch_segments)
-        accumulate = int(tc.accumulate_minibatches)
-        learning_rate = float(self.optimizer.param_groups[0]["lr"])
-        stat_sum: torch.Tensor | None = None
-        self.policy.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        for mb in range(n_minibatches):
-            compute_advantages(
-                buf.values, buf.rewards, buf.dones, buf.importance, buf.advantages,
-                tc.gamma, tc.gae_lambda, tc.vtrace_rho_clip, tc.vtrace_c_clip,
-            )  # fmt: skip
-            rows: torch.Tensor | slice
-            if whole_buffer:
-                rows, segment_weights = slice(None), unit_weights
-            elif uniform:
-                rows, segment_weights = sample_uniform_segments(
-                    self.segments, self.minibatch_segments, uniform_pool, drawable, device=self.device
-                )
-            else:
-                probs = segment_priorities(buf.advantages * weights, row_valid, tc.prio_alpha)
-                rows, segment_weights = sample_segments(
-                    probs, self.minibatch_segments, beta, drawable=drawable
-                )
-            obs = observations[rows]
-            actions = buf.actions[rows]
-            old_logprob = buf.logprobs[rows]
-            old_value = buf.values[rows]
-            mb_weights = weights[rows]
-            advantages = buf.advantages[rows]
-            with self._autocast:
-                if self.recurrent:
-                    params, new_value, _ = self._train_forward(obs, None)
-                else:
-                    params, new_value, _ = self._train_forward(obs.reshape(-1, *self.obs_shape), None)
-                    params = _reshape_params(params, obs.shape[:2])
-                    new_value = new_value.reshape(obs.shape[:2])
-            new_logprob, entropy = self.dist.log_prob_entropy(params, actions)
-            out = ppo_loss(
-                new_logprob, entropy, new_value.float(), old_logprob, old_value, advantages, mb_weights,
-                segment_weights, tc.clip_coef, tc.vf_clip_coef, tc.vf_coef, tc.ent_coef, tc.norm_adv,
-            )  # fmt: skip
-            (out.loss / accumulate).backward()
-            # Checked after queuing the backward pass (a device keeps busy during this one host sync) and
-            # before anything is written to the buffer or the optimizer steps; train() drops the gradients.
-            bad = out.first_non_finite()
-            if bad is not None:
-                raise NonFiniteLossError(bad, self.global_step, self.epoch, mb)
-            with torch.no_grad():
-                buf.importance[rows] = out.ratio.detach().float()
-                buf.values[rows] = new_value.detach().float()
-                terms = [getattr(out, name).detach().float() for name in _STAT_TERMS[:-1]]
-                terms.append(weighted_mean(out.ratio.detach(), mb_weights))
-                stacked = torch.stack(terms)  # one running sum instead of one per term: fewer launches
-                stat_sum = stacked if stat_sum is None else stat_sum + stacked
-            if (mb + 1) % accumulate == 0 or mb == n_minibatches - 1:
-                if self.world_size > 1:
-                    # Cheap, and it must come first: a rank whose loss went bad never joins the gradient
-                    # all-reduce, so every rank learns of it here and stops with the same diagnosis.
-                    self._agree("train")
-                    self._allreduce_grads()
-                if tc.max_grad_norm > 0:
-                    nn.utils.clip_grad_norm_(self.policy.parameters(), tc.max_grad_norm)
-                self.optimizer.step()
-                self.optimizer.zero_grad(set_to_none=True)
-        self.scheduler.step()
-        self.epoch += 1
-
-        with torch.no_grad():
-            valid = weights
-            returns = buf.advantages + buf.values
-            mean_ret = weighted_mean(returns, valid)
-            var_ret = weighted_mean((returns - mean_ret) ** 2, valid)
-            mean_adv = weighted_mean(buf.advantages, valid)
-            var_adv = weighted_mean((buf.advantages - mean_adv) ** 2, valid)
-            explained = torch.where(var_ret > 0, 1.0 - var_adv / var_ret, float("nan"))
-            # Every statistic in one device-to-host copy.
-            values = torch.cat([stat_sum, explained.float().reshape(1)]).tolist()
-        stats = {k: v / n_minibatches for k, v in zip(_STAT_TERMS, values)}
-        stats["explained_variance"] = values[-1]
-        stats["learning_rate"] = learning_rate
-        stats["prio_beta"] = beta
         return stats
 
     # -- checkpoints ---------------------------------------------------------------------------------------
@@ -639,9 +420,3 @@ class Trainer:
         if getattr(self, "_owns_vecenv", False) and self.vecenv is not None:
             self.vecenv.close()
             self._owns_vecenv = False
-
-
-def _reshape_params(params: Any, lead: torch.Size) -> Any:
-    if isinstance(params, tuple):
-        return tuple(p.reshape(*lead, p.shape[-1]) for p in params)
-    return params.reshape(*lead, params.shape[-1])
