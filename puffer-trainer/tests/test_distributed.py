@@ -136,6 +136,7 @@ def failing_rank_main(rank: int, ports: list[int], run_dir: str, out_dir: str) -
     import json
     import time
 
+    from puffer_trainer import ppo as ppo_module
     from puffer_trainer import trainer as trainer_module
 
     Trainer = trainer_module.Trainer
@@ -150,16 +151,16 @@ def failing_rank_main(rank: int, ports: list[int], run_dir: str, out_dir: str) -
     def train_with_error(self):
         if self.epoch != FAIL_EPOCH:
             return original_train(self)
-        original = trainer_module.compute_advantages
+        original = ppo_module.compute_advantages
 
         def broken(*args, **kwargs):
             raise RuntimeError("injected advantage failure")
 
-        trainer_module.compute_advantages = broken
+        ppo_module.compute_advantages = broken
         try:
             return original_train(self)
         finally:
-            trainer_module.compute_advantages = original
+            ppo_module.compute_advantages = original
 
     def evaluate_with_error(self):
         if self.epoch == FAIL_EPOCH:
