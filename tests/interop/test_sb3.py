@@ -102,11 +102,12 @@ class StopAtReturn(BaseCallback):
         return not (len(episodes) == 20 and np.mean([e["r"] for e in episodes]) >= self.target)
 
 
-def test_sb3_ppo_solves_ocean_cartpole():
+def test_sb3_ppo_solves_ocean_cartpole(monkeypatch, tmp_path):
     """``PPO("MlpPolicy", ...)`` on ocean/cartpole through SB3VecEnv reaches CartPole's 475 (about 30-50k
     steps, ~30 s of CPU). Episode returns reach SB3's logger through the infos' ``episode``."""
     torch.set_num_threads(1)
     venv = SB3VecEnv(puffer_core.vector.make("ocean/cartpole", seed=0, env_kwargs={"num_envs": 32}))
+    monkeypatch.setenv("SB3_LOGDIR", str(tmp_path))  # SB3's logger otherwise leaves a folder in /tmp
     model = PPO(
         "MlpPolicy", venv, n_steps=16, batch_size=256, n_epochs=10, gamma=0.98, gae_lambda=0.8,
         learning_rate=0.003, ent_coef=0.0, seed=0, device="cpu",
