@@ -6,9 +6,10 @@
 Each side trains for ``--seconds`` of wall clock per repeat, in turns (ours, reference, ours, ...), so both
 see the same machine load. A side's SPS is its global step at the end over the training time, both read from
 its own log: ours from ``benchmarks/train_sps.py``, the reference's from ``benchmarks/reference_train.py``
-(the ``sps`` it reports, median of the second half of its log points). The script prints each repeat, the
-medians and the ratio ours / reference. The reference's Python defaults to ``/tmp/peer-venv/bin/python`` (what
-``bash ../shared/peer/build_peer.sh`` builds); it runs from a scratch folder, because importing it creates a
+(the ``sps`` it reports, median of the second half of its log points; it logs once per epoch of 524k steps,
+and stops at the first log point past ``--seconds``). The script prints each repeat, the medians and the
+ratio ours / reference. The reference's Python defaults to ``/tmp/peer-venv/bin/python`` (what ``bash
+../shared/peer/build_peer.sh`` builds); it runs from a scratch folder, because importing it creates a
 ``resources`` link in the working directory.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -39,10 +41,12 @@ def ours(seconds: float) -> float:
 
 
 def reference(python: str, seconds: float) -> float:
+    # Its defaults, but one worker process per core: it refuses more workers than cores (8 by default).
+    workers = str(len(os.sched_getaffinity(0)))
     with tempfile.TemporaryDirectory() as scratch:
         out = subprocess.run(
             [python, str(HERE / "reference_train.py"), "puffer_breakout", "--max-seconds", str(seconds),
-             "--train.device", "cpu"],
+             "--train.device", "cpu", "--vec.num-workers", workers],
             capture_output=True, text=True, cwd=scratch,
         ).stdout  # fmt: skip
     rows = []
