@@ -112,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--seed", type=int, default=0)
 
-    commands.add_parser("list", help="list registered envs, plugins that failed to load and id conflicts")
+    commands.add_parser(
+        "list", help="list registered envs, plugins that failed to load, misnamed hooks and id conflicts"
+    )
 
     tune = commands.add_parser(
         "autotune",
@@ -349,7 +351,8 @@ def _list(stream: IO[str]) -> int:
         plugin = f"  [{spec.plugin}]" if spec.plugin else ""
         print(f"  {spec.id:<{width}}  {spec.description}{plugin}", file=stream)
     if broken:
-        print(f"\n{len(broken)} plugin problem(s): failed to load, or an env id claimed twice", file=stream)
+        print(f"\n{len(broken)} plugin problem(s): failed to load, a misnamed or undecorated hook, "
+              "or an env id claimed twice", file=stream)
         for plugin in broken:
             lines = plugin.error.strip().splitlines()
             print(f"  {plugin.name}: {lines[-1] if lines else 'unknown error'}", file=stream)
