@@ -104,5 +104,5 @@ def test_generated_plugin_builds_installs_lists_passes_its_tests_and_trains(tmp_
         "--train.torch-threads", "1", "--run.log", "plain", "--run.run-dir", str(tmp_path / "runs"),
         cwd=tmp_path,
     ).stdout  # fmt: skip
-    assert "training lab/walker" in trained and "done: 8,192 steps" in trained, trained
+    assert "training lab/walker" in trained and re.search(r"done: 4,096 steps, 1 epochs", trained), trained
     assert list((tmp_path / "runs").glob("lab_walker_*/checkpoints/*.pt"))

