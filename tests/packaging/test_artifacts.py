@@ -211,7 +211,10 @@ def test_kernels_sdist_builds_the_cuda_library_with_a_toolkit(tmp_path):
 
 
 def test_atari_and_gpudrive_install_with_core(tmp_path):
-    env = Venv(tmp_path / "venv")
+    # gpudrive's simulator runs on torch: where it requires torch, this interpreter's copy stands in for a
+    # download of several GB.
+    torch = importlib.util.find_spec("torch")
+    env = Venv(tmp_path / "venv", see=[Path(torch.origin).parents[1]] if torch and torch.origin else [])
     env.pip("install", "--quiet", *wheels("puffer-envs-atari", "puffer-envs-gpudrive", "puffer-core"))
     env.pip("check")
     out = env.run("-c", (
