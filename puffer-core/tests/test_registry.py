@@ -336,3 +336,56 @@ def test_installed_example_plugin_is_discovered():
     assert obs.shape == (3, 1)
     _, rewards, terminals, truncations, _ = env.step(np.ones(3, np.int32))
     assert rewards.shape == (3,) and terminals.dtype == bool and truncations.dtype == bool
+
+
+# -- plugin mistakes pluggy would skip in silence (its check_pending) ----------------------------------------
+MISNAMED = """
+@puffer_core.hookimpl
+def puffer_env_spec():
+    return [puffer_core.EnvSpec("toy/typo", creator=Tiny)]
+"""
+
+UNDECORATED = """
+def puffer_env_specs():
+    return [puffer_core.EnvSpec("toy/bare", creator=Tiny)]
+"""
+
+
+def test_a_misnamed_hook_is_reported_with_the_name_it_should_have(plugin_dir, fake_entry_points):
+    fake_entry_points({"typo": plugin_dir("typo_plugin", MISNAMED), "toys": plugin_dir("typo_good", GOOD)})
+    registry = Registry()
+    assert [s.id for s in registry.list_envs()] == ["toy/tiny", "toy/tiny-wide"]
+    [failure] = registry.broken_plugins()
+    assert failure.name == "typo"
+    assert "'puffer_env_spec' matches no hook spec: did you mean 'puffer_env_specs'?" in failure.error
+    with pytest.raises(UnknownEnvError, match="1 plugin"):
+        registry.spec("toy/typo")
+
+
+def test_a_misnamed_hook_beside_a_good_one_is_reported_and_the_good_one_kept(plugin_dir, fake_entry_points):
+    both = GOOD + "\n@puffer_core.hookimpl\ndef zzz_unrelated():\n    return []\n"
+    fake_entry_points({"both": plugin_dir("both_plugin", both)})
+    registry = Registry()
+    assert [s.id for s in registry.list_envs()] == ["toy/tiny", "toy/tiny-wide"]
+    [failure] = registry.broken_plugins()
+    assert failure.name == "both" and "'zzz_unrelated' matches no hook spec: the hooks are" in failure.error
+
+
+def test_an_undecorated_hook_is_reported(plugin_dir, fake_entry_points):
+    fake_entry_points({"bare": plugin_dir("bare_plugin", UNDECORATED)})
+    [failure] = Registry().broken_plugins()
+    assert failure.name == "bare"
+    assert "'puffer_env_specs' is not decorated with @puffer_core.hookimpl" in failure.error
+
+
+def test_a_plugin_module_without_hooks_is_reported(plugin_dir, fake_entry_points):
+    fake_entry_points({"empty": plugin_dir("empty_plugin", "X = 1\n")})
+    [failure] = Registry().broken_plugins()
+    assert "implements no hook: it defines none of 'puffer_env_specs'" in failure.error
+
+
+def test_an_optional_hook_without_a_spec_is_not_a_mistake(plugin_dir, fake_entry_points):
+    extra = GOOD + "\n@puffer_core.hookimpl(optionalhook=True)\ndef puffer_future_hook():\n    return 1\n"
+    fake_entry_points({"future": plugin_dir("future_plugin", extra)})
+    registry = Registry()
+    assert registry.broken_plugins() == [] and len(registry.list_envs()) == 2

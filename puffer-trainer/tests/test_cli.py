@@ -166,6 +166,33 @@ def test_a_plugin_claiming_an_ocean_id_disables_only_that_id(tmp_path, monkeypat
     assert "ocean/squared" in err and "Traceback" not in err
 
 
+def test_list_names_the_hook_a_misnamed_implementation_should_have(tmp_path, monkeypatch, capsys):
+    """pluggy skips a hook implementation that matches no spec: puffer list reports it instead."""
+    from puffer_core.registry import default_registry
+
+    write_plugin(
+        tmp_path,
+        "typo",
+        "import puffer_core\n"
+        "@puffer_core.hookimpl\n"
+        "def puffer_env_spec():\n"
+        "    return []\n",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    default_registry.cache_clear()
+    try:
+        assert main(["list"]) == 0
+    finally:
+        default_registry.cache_clear()
+    out = capsys.readouterr().out
+    assert "ocean/squared" in out and "1 plugin problem(s)" in out
+    expected = (
+        "typo: hook implementation 'puffer_env_spec' matches no hook spec: "
+        "did you mean 'puffer_env_specs'?"
+    )
+    assert expected in out
+
+
 def test_list_takes_no_overrides(capsys):
     with pytest.raises(SystemExit) as info:
         main(["list", "--train.learning-rate", "1"])

@@ -2,8 +2,11 @@
 
 Plugins are discovered lazily, on the first call that needs them, never at import. A plugin that fails to
 import or whose hook raises (``sys.exit`` included) is recorded in :func:`broken_plugins` with its error and
-does not hide the others. An id that two plugins register is unusable (``make``/``spec`` name both
-plugins), is left out of :func:`list_envs`, and shows in :func:`broken_plugins`; every other id works.
+does not hide the others. So is a plugin mistake that pluggy would otherwise skip in silence: a function
+marked ``@hookimpl`` whose name matches no hook spec (a typo such as ``puffer_env_spec``), reported with the
+name it should have, or a plugin module with no hook implementation at all. An id that two plugins
+register is unusable (``make``/``spec`` name both plugins), is left out of :func:`list_envs`, and shows in
+:func:`broken_plugins`; every other id works.
 Ids under ``gym/`` make any installed gymnasium env through :mod:`puffer_core.emulation`.
 """
 
@@ -56,6 +59,38 @@ def _format_error() -> str:
     return traceback.format_exc(limit=-TRACEBACK_FRAMES).strip()
 
 
+def _hook_names() -> list[str]:
+    return [n for n in vars(PufferHookSpecs) if not n.startswith("_")]
+
+
+def _hook_mistakes(manager: pluggy.PluginManager, plugin: object) -> list[str]:
+    """What pluggy's ``check_pending`` finds, as messages that name the hook meant, plus a plugin that
+    implements no hook at all (its functions lack ``@hookimpl`` or it was the wrong module)."""
+    hooks = _hook_names()
+    mistakes = []
+    implemented = False
+    for hook_name in sorted(vars(manager.hook)):
+        if hook_name.startswith("_"):
+            continue
+        caller = getattr(manager.hook, hook_name)
+        impls = [i for i in caller.get_hookimpls() if not i.optionalhook]
+        if caller.has_spec():
+            implemented = implemented or bool(caller.get_hookimpls())
+        elif impls:
+            close = difflib.get_close_matches(hook_name, hooks, n=1, cutoff=0.6)
+            meant = f"did you mean {close[0]!r}?" if close else f"the hooks are {', '.join(map(repr, hooks))}"
+            mistakes.append(f"hook implementation {hook_name!r} matches no hook spec: {meant}")
+    if not implemented and not mistakes:
+        undecorated = [h for h in hooks if callable(getattr(plugin, h, None))]
+        why = (
+            f"{', '.join(map(repr, undecorated))} is not decorated with @puffer_core.hookimpl"
+            if undecorated
+            else f"it defines none of {', '.join(map(repr, hooks))}"
+        )
+        mistakes.append(f"the plugin implements no hook: {why}")
+    return mistakes
+
+
 def _make_gymnasium_env(gym_id: str, buf: Any = None, seed: int | None = None, **kwargs: Any) -> Any:
     import gymnasium
 
@@ -105,6 +140,9 @@ class Registry:
                 manager = pluggy.PluginManager(PROJECT)
                 manager.add_hookspecs(PufferHookSpecs)
                 manager.register(plugin, name=name)
+                mistakes = _hook_mistakes(manager, plugin)
+                if mistakes:  # reported, but the plugin's well-named hooks still count
+                    broken.append(BrokenPlugin(name, "; ".join(mistakes)))
                 found = [s for result in manager.hook.puffer_env_specs() for s in (result or [])]
                 ids = set()
                 for env_spec in found:

@@ -1,4 +1,4 @@
-"""The ``puffer`` command: ``train``, ``eval``, ``list`` and ``autotune``.
+"""The ``puffer`` command: ``train``, ``eval``, ``list``, ``autotune`` and ``new-env``.
 
 Config overrides are written ``--section.key value`` (or ``--section.key=value``; dashes and underscores
 are the same; a bare boolean flag means true), after or between the other arguments::
@@ -8,6 +8,7 @@ are the same; a bare boolean flag means true), after or between the other argume
     puffer eval ocean/breakout --checkpoint runs/NAME/checkpoints/latest.pt --render breakout.gif
     puffer list
     puffer autotune ocean/breakout --budget 30                # same agents, fastest layout here
+    puffer new-env maze --c                                   # a plugin package with a C env
     torchrun --nproc-per-node 2 -m puffer_trainer train ocean/breakout --train.device cuda
 
 Exit status: 0 on success, 1 when the run fails (non-finite loss, env error), 2 for bad usage or config,
@@ -112,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--seed", type=int, default=0)
 
-    commands.add_parser("list", help="list registered envs, plugins that failed to load and id conflicts")
+    commands.add_parser(
+        "list", help="list registered envs, plugins that failed to load, misnamed hooks and id conflicts"
+    )
 
     tune = commands.add_parser(
         "autotune",
@@ -134,6 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=64,
         help="most env objects a layout may split the agents into (default 64)",
+    )
+
+    new = commands.add_parser(
+        "new-env",
+        help="create a third-party env plugin package (pyproject with the entry point, env, tests, README)",
+        allow_abbrev=False,
+        description="Write a plugin package for env NAME from Puffer's template: a Python env (numpy, built "
+        "with hatchling) or, with --c, a C env (built with scikit-build-core, loaded with cffi). Install it "
+        "(pip install ./FOLDER) and the env shows in `puffer list` and trains with `puffer train`.",
+    )
+    new.add_argument(
+        "name", metavar="NAME", help="env name, or family/name: lower-case identifiers (id FAMILY/NAME)"
+    )
+    new.add_argument("--c", action="store_true", help="write the env in C instead of Python")
+    new.add_argument(
+        "--output", "-o", metavar="DIR", help="folder to create (default ./puffer-envs-FAMILY; must be empty)"
     )
     return parser
 
@@ -194,6 +213,8 @@ def _main(argv: list[str]) -> int:
             return _eval(args, overrides)
         if args.command == "list":
             return _list(sys.stdout)
+        if args.command == "new-env":
+            return _new_env(args)
         return _autotune(args, overrides)
     except KeyboardInterrupt:
         _error("interrupted")
@@ -349,12 +370,32 @@ def _list(stream: IO[str]) -> int:
         plugin = f"  [{spec.plugin}]" if spec.plugin else ""
         print(f"  {spec.id:<{width}}  {spec.description}{plugin}", file=stream)
     if broken:
-        print(f"\n{len(broken)} plugin problem(s): failed to load, or an env id claimed twice", file=stream)
+        print(f"\n{len(broken)} plugin problem(s): failed to load, a misnamed or undecorated hook, "
+              "or an env id claimed twice", file=stream)
         for plugin in broken:
             lines = plugin.error.strip().splitlines()
             print(f"  {plugin.name}: {lines[-1] if lines else 'unknown error'}", file=stream)
             for line in lines[:-1]:
                 print(f"      {line}", file=stream)
+    return 0
+
+
+def _new_env(args: argparse.Namespace) -> int:
+    from .new_env import new_env
+
+    try:
+        made = new_env(args.name, c=args.c, output=args.output)
+    except (ValueError, FileExistsError) as error:
+        _error(str(error))
+        return EXIT_USAGE
+    kind = "a C env (scikit-build-core + cffi)" if made.language == "c" else "a Python env"
+    print(f"wrote {made.distribution} ({kind}, {len(made.files)} files) to {made.path}")
+    print(f"  env id {made.env_id}, package {made.package}, entry point puffer.envs -> {made.package}.plugin")
+    print("next:")
+    print(f"  pip install -e '{made.path}[test]'" if made.language == "python" else
+          f"  pip install '{made.path}[test]'")
+    print(f"  puffer list && pytest {made.path / 'tests'}")
+    print(f"  puffer train {made.env_id}")
     return 0
 
 
