@@ -1,5 +1,7 @@
 """Sphinx directives that render reference pages from the code itself, so they cannot go stale.
 
+They emit reStructuredText: in a MyST page, use them inside an ``{eval-rst}`` block.
+
 * ``puffer-config``: one table per config section (``train``, ``vec``, ``policy``, ``run``) with every key,
   its type, its trainer default and its description, read from the ``#:`` comment above the field in
   ``puffer_trainer/config.py``. A field without such a comment is a build warning (an error under ``-W``).
