@@ -17,6 +17,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",  # the docstrings use Google style (Args:, Returns:, Raises:)
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # ships MathJax 3 into _static: the site renders math with no network too
     "puffer_docs",
     "puffer_plots",
 ]

@@ -43,6 +43,8 @@ def _default_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return f'"{value}"'
+    if isinstance(value, int) and abs(value) >= 10_000:
+        return f"{value:_}"  # TOML and Python both read 10_000_000
     return repr(value)
 
 
