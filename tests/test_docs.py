@@ -105,6 +105,48 @@ def test_documented_commands_parse(page, tmp_path):
         assert result.returncode == 0, f"{name(page)}: puffer {shlex.join(argv)}\n{result.stderr[-2000:]}"
 
 
+def shell_lines(page: Path) -> list[list[str]]:
+    """argv of every command of the page's unmarked bash blocks."""
+    lines = []
+    for body in blocks(page, "bash", run=False):
+        for line in body.replace("\\\n", " ").splitlines():
+            command = line.split("#", 1)[0].strip()
+            if command:
+                lines.append(shlex.split(command))
+    return lines
+
+
+NOX_SESSIONS = set(
+    re.findall(r"@nox\.session[^\n]*\n(?:@[^\n]*\n)*def (\w+)\(", (ROOT / "noxfile.py").read_text())
+)
+
+
+def test_other_shell_commands_name_what_exists():
+    """Commands that are not run still name real things: repo paths, nox sessions, known tools."""
+    for page in PAGES:
+        for argv in shell_lines(page):
+            where = f"{name(page)}: {shlex.join(argv)}"
+            tool, args = argv[0], argv[1:]
+            if tool in ("puffer", "python"):  # checked by test_documented_commands_parse
+                continue
+            if tool == "nox":
+                assert args[0] == "-s" and args[1] in NOX_SESSIONS, where
+            elif tool in ("pip", "pytest", "cmake"):
+                paths = [a for a in args if a.startswith("./") or a.split("/")[0] in TOP_LEVEL]
+                for path in paths:
+                    assert (ROOT / path.split("[")[0].split("::")[0]).exists(), where
+                assert tool != "pytest" or paths, where
+            elif tool.startswith("build/"):  # built by a cmake line of the same block
+                continue
+            else:
+                raise AssertionError(
+                    f"{where}: an unknown tool; run the block (docs-test: run) or check it here"
+                )
+
+
+TOP_LEVEL = {p.name for p in ROOT.iterdir()} - {".git"}
+
+
 @pytest.mark.parametrize("page", [p for p in PAGES if blocks(p, "bash", run=True)], ids=name)
 def test_runnable_shell_blocks(page, tmp_path):
     bindir = str(Path(sys.executable).parent)  # where the session's `puffer` console script is
