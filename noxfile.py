@@ -125,7 +125,7 @@ def wheels(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation site into docs/_build/html with warnings as errors (no network needed)."""
-    install(session, TORCH, "./puffer-core[interop]", "./puffer-kernels", "./puffer-envs-ocean",
+    install(session, TORCH, "./puffer-core", "./puffer-kernels", "./puffer-envs-ocean",
             "./puffer-trainer", "./examples/puffer-envs-example", "-r", "docs/requirements.txt")
     out = ROOT / "docs" / "_build" / "html"
     session.run("python", "-m", "sphinx", "-W", "--keep-going", "-b", "html", "docs", str(out),
