@@ -108,6 +108,12 @@ class ConfigDirective(SphinxDirective):
         return container.children
 
 
+def _help_block(text: str) -> nodes.literal_block:
+    block = nodes.literal_block(text=text)
+    block["language"] = "text"  # help text, not code: no syntax highlighting
+    return block
+
+
 class CliDirective(SphinxDirective):
     """``puffer --help`` and ``puffer COMMAND --help`` as literal blocks, one section per command."""
 
@@ -119,13 +125,13 @@ class CliDirective(SphinxDirective):
         from puffer_trainer.cli import build_parser
 
         parser = build_parser()
-        out: list[nodes.Node] = [nodes.literal_block(text=parser.format_help())]
+        out: list[nodes.Node] = [_help_block(parser.format_help())]
         for action in parser._actions:  # argparse has no public way to list subparsers
             if isinstance(action, argparse._SubParsersAction):
                 for name, sub in action.choices.items():
                     section = nodes.section(ids=[f"puffer-{name}"], names=[f"puffer {name}"])
                     section += nodes.title(text=f"puffer {name}")
-                    section += nodes.literal_block(text=sub.format_help())
+                    section += _help_block(sub.format_help())
                     out.append(section)
         return out
 
