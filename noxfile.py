@@ -128,7 +128,8 @@ def docs(session: nox.Session) -> None:
     install(session, TORCH, "./puffer-core", "./puffer-kernels", "./puffer-envs-ocean",
             "./puffer-trainer", "./examples/puffer-envs-example", "-r", "docs/requirements.txt")
     out = ROOT / "docs" / "_build" / "html"
-    session.run("python", "-m", "sphinx", "-W", "--keep-going", "-b", "html", "docs", str(out),
+    # -E: read every page again; the API pages depend on docstrings that an incremental build would not see.
+    session.run("python", "-m", "sphinx", "-E", "-W", "--keep-going", "-b", "html", "docs", str(out),
                 *session.posargs)
     session.log(f"open {out / 'index.html'}")
 
