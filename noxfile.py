@@ -30,12 +30,16 @@ PACKAGES: dict[str, list[str]] = {
     # core[interop]: the interop conformance suite (tests/interop) runs here, with ocean and without torch
     "puffer-envs-ocean": ["./puffer-core[interop]", "./puffer-envs-ocean[test]"],
     # core[sb3]: SB3 depends on torch>=2.8, which the shared torch below satisfies: pip pulls no second copy
+    # + the example plugin and the docs requirements: tests/test_docs.py builds the site and runs its samples
     "puffer-trainer": [
         TORCH,
         "./puffer-core[sb3,interop]",
         "./puffer-kernels",
         "./puffer-envs-ocean",
         "./puffer-trainer[test]",
+        "./examples/puffer-envs-example",
+        "-r",
+        "docs/requirements.txt",
     ],
 }
 
@@ -48,6 +52,7 @@ EXTRA_TEST_PATHS: dict[str, list[str]] = {
     "puffer-trainer": [
         "puffer-envs-ocean/tests/test_package.py::test_train_config_loads_in_the_trainer",
         "tests/test_readmes.py",  # every README's code: needs every package installed
+        "tests/test_docs.py",  # the docs site builds with -W, and every code sample in it runs
         "tests/interop/test_sb3.py",  # ... and Stable-Baselines3 where torch is installed
         "tests/test_versions.py",  # sibling ranges, versions, changelogs (tomli on Python 3.10 comes with it)
     ],
@@ -157,6 +162,18 @@ def wheels(session: nox.Session) -> None:
         "pytest", "-q", "-p", "no:cacheprovider", "tests/packaging", *session.posargs,
         env={"PUFFER_DIST": str(dist)},
     )  # fmt: skip
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into docs/_build/html with warnings as errors (no network needed)."""
+    install(session, TORCH, "./puffer-core", "./puffer-kernels", "./puffer-envs-ocean",
+            "./puffer-trainer", "./examples/puffer-envs-example", "-r", "docs/requirements.txt")
+    out = ROOT / "docs" / "_build" / "html"
+    # -E: read every page again; the API pages depend on docstrings that an incremental build would not see.
+    session.run("python", "-m", "sphinx", "-E", "-W", "--keep-going", "-b", "html", "docs", str(out),
+                *session.posargs)
+    session.log(f"open {out / 'index.html'}")
 
 
 @nox.session(venv_backend="none")

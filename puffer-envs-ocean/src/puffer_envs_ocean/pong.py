@@ -17,7 +17,7 @@ class Pong(OceanEnv):
     ``ball_initial_speed_x`` (10) horizontally per frame, forever; past the top or bottom its vy flips.
     Beyond x < 0 it bounces off the opponent's paddle when they overlap in y, else the agent wins the point;
     beyond the right edge it bounces off the agent's paddle (vy += ``ball_speed_y_increment`` (3) times the
-    paddle's direction, clamped to +-``ball_max_speed_y`` (13); |vy| < 0.01 becomes the increment), else
+    paddle's direction, clamped to +-``ball_max_speed_y`` (13); ``|vy| < 0.01`` becomes the increment), else
     the opponent wins it. A serve centres both paddles and puts the ball at (width/5, height/2 - 16) going
     right, with vy = 0 or -``ball_initial_speed_y`` (1) at even odds. Each step repeats the action for
     ``frameskip`` (8) frames; a point ends the step early.

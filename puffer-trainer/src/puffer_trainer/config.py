@@ -61,40 +61,73 @@ class TrainConfig:
     the LSTM's backpropagation-through-time length. See :func:`batch_sizes`.
     """
 
+    #: Seeds torch, numpy, Python's ``random`` and the envs (rank ``r`` of a torchrun job uses ``seed + r``).
     seed: int = 1
-    #: "auto" (a CUDA GPU when torch sees one, else the CPU), "cpu", "cuda", "cuda:N" or "mps".
+    #: Torch device of the policy and the experience buffer: ``"auto"`` (a CUDA GPU when torch sees one, else
+    #: the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"mps"``.
     device: str = "auto"
+    #: Agent steps to train for, counted over every agent (and every rank).
     total_timesteps: int = 10_000_000
+    #: Base learning rate of the optimizer.
     learning_rate: float = 0.003
+    #: Cosine-anneal the learning rate over the run, down to ``learning_rate * min_lr_ratio``.
     anneal_lr: bool = True
+    #: Where the annealed learning rate ends, as a fraction of ``learning_rate``.
     min_lr_ratio: float = 0.0
+    #: Discount factor.
     gamma: float = 0.995
+    #: GAE's lambda: the trade-off between bias (0) and variance (1) of the advantages.
     gae_lambda: float = 0.90
+    #: V-trace clip of the importance ratio in each TD error (``rho_clip`` of the puff advantage).
     vtrace_rho_clip: float = 1.0
+    #: V-trace clip of the importance ratio in the trace (``c_clip`` of the puff advantage).
     vtrace_c_clip: float = 1.0
+    #: Prioritized replay: segments are drawn with probability ``(sum |advantage|)^prio_alpha``; 0 is uniform.
     prio_alpha: float = 0.8
+    #: Prioritized replay: the importance-weight exponent at the start, annealed to 1 over the run.
     prio_beta0: float = 0.2
+    #: PPO's clip range of the policy ratio.
     clip_coef: float = 0.2
+    #: Weight of the value loss in the total loss.
     vf_coef: float = 2.0
+    #: Clip range of the value update around the values at collection time.
     vf_clip_coef: float = 0.2
+    #: Weight of the entropy bonus.
     ent_coef: float = 0.001
+    #: Clip the gradient's global norm to this before each optimizer step; 0 turns clipping off.
     max_grad_norm: float = 1.5
+    #: Passes over the batch per update (the number of minibatches is ``update_epochs * batch / minibatch``).
     update_epochs: int = 1
+    #: Steps per gradient step, a multiple of ``horizon``; 0 picks the batch, at most :data:`AUTO_MINIBATCH`
+    #: steps.
     minibatch_size: int = 0
+    #: Steps per segment (a row of the experience buffer); also the LSTM's backpropagation-through-time
+    #: length.
     horizon: int = 64
+    #: Steps collected per update (``segments * horizon``); 0 picks ``num_agents * horizon``.
     batch_size: int = 0
+    #: Minibatches whose gradients are summed before each optimizer step.
     accumulate_minibatches: int = 1
+    #: Normalize the advantages of each minibatch (masked slots excluded).
     norm_adv: bool = True
     #: "adam", "muon" (every weight matrix orthogonalized, Nesterov SGD for the rest; one learning rate)
     #: or "kron".
     optimizer: str = "adam"
+    #: Adam's first-moment decay (also the AdamW part of ``muon``).
     adam_beta1: float = 0.9
+    #: Adam's second-moment decay.
     adam_beta2: float = 0.999
+    #: Adam's epsilon.
     adam_eps: float = 1e-8
+    #: Decoupled weight decay of the optimizer.
     weight_decay: float = 0.0
+    #: Run the policy through ``torch.compile``.
     compile: bool = False
+    #: Run the policy's forward passes under bfloat16 autocast.
     bf16: bool = False
+    #: Clamp rewards to ``[-reward_clip, reward_clip]`` before learning; 0 leaves them as they are.
     reward_clip: float = 0.0
+    #: Normalize observations by running mean and variance (over live agent slots).
     normalize_obs: bool = False
     #: Torch intra-op threads; 0 picks half the cores not used by env workers (1 on a 2-core machine).
     torch_threads: int = 0
@@ -111,9 +144,14 @@ class VecConfig:
     (:data:`DEPRECATED_KEYS`).
     """
 
+    #: ``"serial"`` or ``"multiprocessing"`` (see ``puffer_core.vector.make``).
     backend: str = "serial"
+    #: Env objects in the vector env (an ocean object holds ``env.num_envs`` copies).
     num_env_objects: int = 1
+    #: Worker processes (multiprocessing); none picks the largest divisor of ``num_env_objects`` up to the CPU
+    #: count.
     num_workers: int | None = None
+    #: Env objects per ``recv``; none is all of them (synchronous), fewer steps batches asynchronously.
     batch_size: int | None = None
 
     @property
@@ -142,13 +180,17 @@ DEPRECATED_KEYS: dict[tuple[str, str], str] = {("vec", "num_envs"): "num_env_obj
 class PolicyConfig:
     """The default policy: ``mlp`` or ``cnn`` encoder, optionally wrapped in an LSTM."""
 
+    #: ``"mlp"`` or ``"cnn"``: the encoder of the default policy.
     kind: str = "mlp"
+    #: Width of the encoder's hidden layers and output.
     hidden_size: int = 128
     #: Linear layers of width ``hidden_size`` in the MLP encoder (1: observation -> hidden only).
     num_layers: int = 1
     #: "gelu", "relu" or "tanh", after each hidden layer of the MLP encoder.
     activation: str = "gelu"
+    #: Wrap the encoder in an LSTM (state carried across steps while collecting).
     lstm: bool = False
+    #: Width of the LSTM.
     lstm_hidden_size: int = 128
 
 
@@ -156,13 +198,22 @@ class PolicyConfig:
 class RunConfig:
     """Run folder, checkpoints and logging (used by the shell around the Trainer)."""
 
+    #: Folder that holds the run folders.
     run_dir: str = "runs"
+    #: The run folder's name; none picks ``<family>_<name>_<UTC timestamp>``.
     run_name: str | None = None
+    #: Write a checkpoint every this many epochs (and always at the end); 0: only at the end.
     checkpoint_interval: int = 200
+    #: Continue from a checkpoint: a ``.pt`` path, or ``"latest"`` for the newest run of this env.
     resume: str | None = None
+    #: Log to Weights & Biases (the ``wandb`` extra; offline mode when no API key is configured).
     wandb: bool = False
+    #: The wandb project.
     wandb_project: str = "puffer"
+    #: ``"dashboard"`` (live), ``"plain"`` (one line per interval) or ``"auto"`` (the dashboard on a
+    #: terminal, else plain).
     log: str = "auto"
+    #: Seconds between log lines, dashboard frames and ``metrics.jsonl`` records.
     log_interval_s: float = 1.0
     #: After SIGINT/SIGTERM, seconds to wait for the current update and checkpoint before exiting at once.
     stop_timeout_s: float = 60.0
