@@ -47,6 +47,7 @@ class AtariEnv(PufferEnv):
             raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
         self.options = AtariOptions(**options)
         self.num_envs = self.num_agents = int(num_envs)
+        self._seed = self._check_seed(seed)
         o = self.options
         self.single_observation_space = spaces.Box(
             0, 255, (o.frame_stack, o.height, o.width), dtype=np.uint8
@@ -55,7 +56,6 @@ class AtariEnv(PufferEnv):
         self.single_action_space = spaces.Discrete(self.num_actions)
         super().__init__(buf)
         n = self.num_agents
-        self._seed = seed
         self.lives = np.zeros(n, dtype=np.int32)
         self.game_over = np.zeros(n, dtype=bool)
         self.truncated = np.zeros(n, dtype=bool)
@@ -63,6 +63,15 @@ class AtariEnv(PufferEnv):
         self._returns = np.zeros(n, dtype=np.float64)
         self._lengths = np.zeros(n, dtype=np.int64)
         self.final_observations = np.zeros_like(self.observations)
+
+    def _check_seed(self, seed: Any) -> int | None:
+        if seed is None:
+            return None
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+        if seed + self.num_envs > 2**31:
+            raise ValueError(f"seed + num_envs must stay below 2**31 (ALE seeds are int32), got seed {seed}")
+        return int(seed)
 
     # -- engine hooks ------------------------------------------------------------------------------------
     def _open_games(self) -> int:
@@ -80,10 +89,7 @@ class AtariEnv(PufferEnv):
         """Start a new game in every slot. ``seed``: game ``i`` is seeded with ``seed + i``."""
         if seed is None:
             seed, self._seed = self._seed, None  # the creator's seed applies to the first reset only
-        bad_type = isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-        if seed is not None and (bad_type or seed < 0):
-            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-        self._reset_games(None if seed is None else int(seed))
+        self._reset_games(self._check_seed(seed))
         self._prev_lives[:] = self.lives
         self._returns[:] = 0
         self._lengths[:] = 0

@@ -68,7 +68,11 @@ class PythonAtari(AtariEnv):
     def _open_games(self) -> int:
         import ale_py
 
-        self._ales = [self._new_ale(None) for _ in range(self.num_envs)]
+        # Loading a ROM takes a good fraction of a second: load it seeded now, and let the first reset
+        # with this same seed use it as it is.
+        seed = self._seed
+        self._loaded_seed = seed
+        self._ales = [self._new_ale(None if seed is None else seed + i) for i in range(self.num_envs)]
         ale = self._ales[0]
         actions = ale.getLegalActionSet() if self.options.full_action_space else ale.getMinimalActionSet()
         self._actions = [int(a.value) for a in actions]
@@ -125,11 +129,12 @@ class PythonAtari(AtariEnv):
 
     # -- engine hooks --------------------------------------------------------------------------------------
     def _reset_games(self, seed: int | None) -> None:
-        if seed is not None and seed + self.num_envs > 2**31:
-            raise ValueError(f"seed + num_envs must stay below 2**31 (ALE seeds are int32), got seed {seed}")
+        fresh = seed is not None and seed == self._loaded_seed
+        self._loaded_seed = None
         for i in range(self.num_envs):
             if seed is not None:  # ALE takes its seed when a ROM is loaded
-                self._ales[i] = self._new_ale(seed + i)
+                if not fresh:
+                    self._ales[i] = self._new_ale(seed + i)
                 self._rngs[i] = np.random.default_rng(seed + i)
             self._reset_game(i)
         self.game_over[:] = False

@@ -97,8 +97,6 @@ class AleVectorAtari(AtariEnv):
     def _reset_games(self, seed: int | None) -> None:
         n = self.num_envs
         seeds = np.full(n, -1, dtype=np.int64) if seed is None else seed + np.arange(n, dtype=np.int64)
-        if seed is not None and seeds[-1] >= 2**31:
-            raise ValueError(f"seed + num_envs must stay below 2**31 (ALE seeds are int32), got seed {seed}")
         obs, info = self._ale.reset(np.arange(self.num_envs), seeds)
         self._write(obs, info)
         self.game_over[:] = False

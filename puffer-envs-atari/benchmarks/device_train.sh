@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Train Atari games at once on one GPU machine (default: the PPO paper's 7), then tabulate and plot them.
+#
+# Run from the repository root on the device (1 GPU, 16 cores), with the wheels of .whl/ carried:
+#   bash puffer-envs-atari/benchmarks/device_train.sh                      # all 7 games, 480 s cap
+#   GAMES="breakout pong" WALL_S=560 bash puffer-envs-atari/benchmarks/device_train.sh
+# Settings (environment variables):
+#   GAMES    ALE game ids, space-separated (default: breakout pong beam_rider qbert space_invaders enduro seaquest)
+#   STEPS    agent steps per game (default 10000000 = 40M frames)
+#   WALL_S   wall-clock cap per game in seconds (default 480); a capped run stops cleanly (SIGINT: it saves)
+#   THREADS  ALE emulator threads per game (default: cores / number of games, at least 1)
+#   BENCH    1 (default) also runs benchmarks/atari.py (about 1 minute, before the training); 0 skips it
+#   OUT      where logs, run folders, results.md/csv and curves go (default /tmp/atari_results)
+# Each game trains with its registered config (puffer_envs_atari.plugin.TRAIN_CONFIG) on cuda, sticky actions
+# 0.25 (gymnasium v5), one torch thread per process. Total device time: WALL_S + ~90 s (install, benchmark,
+# table) when every game hits the cap.
+set -u
+export PYTHONUNBUFFERED=1
+OUTDIR=${OUT:-/tmp/atari_results}
+GAMES=${GAMES:-"breakout pong beam_rider qbert space_invaders enduro seaquest"}
+STEPS=${STEPS:-10000000}
+WALL_S=${WALL_S:-480}
+mkdir -p "$OUTDIR/logs" "$OUTDIR/runs"
+CORES=$(nproc)
+set -- $GAMES
+NGAMES=$#
+THREADS=${THREADS:-$(( CORES / NGAMES > 0 ? CORES / NGAMES : 1 ))}
+echo "== $(date -u +%FT%TZ) $(hostname): $CORES cores, $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
+echo "== games: $GAMES; $STEPS steps each, cap ${WALL_S}s, $THREADS ALE threads each"
+
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+  || exit 1
+export PYTHONPATH=/tmp/site:$PWD/puffer-core/src:$PWD/puffer-trainer/src:$PWD/puffer-envs-atari/src
+python3 -m pip install -q --no-build-isolation --no-deps ./puffer-kernels || exit 1
+# Editable-free entry points: register the atari plugin for puffer-core's registry (the package's own
+# entry point needs an install; --target keeps the device's site-packages untouched).
+python3 -m pip install -q --no-build-isolation --no-deps --target /tmp/site-atari ./puffer-envs-atari || exit 1
+export PYTHONPATH=/tmp/site-atari:$PYTHONPATH
+python3 -c "import puffer_core; s = puffer_core.spec('atari/breakout'); print('== registered:', s.id, s.plugin)" \
+  || exit 1
+
+if [ "${BENCH:-1}" = 1 ]; then
+  echo "== benchmark: default path vs puffer multiprocessing vs gymnasium AsyncVectorEnv"
+  timeout 240 python3 puffer-envs-atari/benchmarks/atari.py --seconds 6 --json "$OUTDIR/bench.json" \
+    2>&1 | tee "$OUTDIR/bench.txt"
+fi
+
+start=$(date +%s)
+for game in $GAMES; do
+  timeout --signal=INT --kill-after=90 "$WALL_S" python3 -m puffer_trainer train "atari/$game" \
+    --train.device cuda --train.total-timesteps "$STEPS" --train.torch-threads 1 \
+    --env.num-threads "$THREADS" --run.run-dir "$OUTDIR/runs" --run.run-name "$game" --run.log plain \
+    --run.checkpoint-interval 100000 > "$OUTDIR/logs/$game.log" 2>&1 &
+done
+wait
+echo "== training done in $(( $(date +%s) - start )) s wall clock"
+for game in $GAMES; do
+  echo "-- $game"; grep -E "Error|error|Traceback" "$OUTDIR/logs/$game.log" | head -3; tail -2 "$OUTDIR/logs/$game.log"
+done
+python3 puffer-envs-atari/benchmarks/atari_results.py "$OUTDIR" --games $GAMES
