@@ -11,6 +11,8 @@
 #   THREADS  ALE emulator threads per game (default: cores / number of games, at least 1)
 #   BENCH    1 (default) also runs benchmarks/atari.py (about 1 minute, before the training); 0 skips it
 #   OUT      where logs, run folders, results.md/csv and curves go (default /tmp/atari_results)
+#   EXTRA    more trainer overrides for every game, e.g. EXTRA="--env.num-envs 32 --train.update-epochs 2"
+#   DEVICE   torch device (default cuda); SKIP_INSTALL=1 uses the current environment as it is (local test)
 # Each game trains with its registered config (puffer_envs_atari.plugin.TRAIN_CONFIG) on cuda, sticky actions
 # 0.25 (gymnasium v5), one torch thread per process. Total device time: WALL_S + ~90 s (install, benchmark,
 # table) when every game hits the cap.
@@ -25,36 +27,40 @@ CORES=$(nproc)
 set -- $GAMES
 NGAMES=$#
 THREADS=${THREADS:-$(( CORES / NGAMES > 0 ? CORES / NGAMES : 1 ))}
-echo "== $(date -u +%FT%TZ) $(hostname): $CORES cores, $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
+echo "== $(date -u +%FT%TZ) $(hostname): $CORES cores, $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)"
 echo "== games: $GAMES; $STEPS steps each, cap ${WALL_S}s, $THREADS ALE threads each"
 
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-  || exit 1
-export PYTHONPATH=/tmp/site:$PWD/puffer-core/src:$PWD/puffer-trainer/src:$PWD/puffer-envs-atari/src
-python3 -m pip install -q --no-build-isolation --no-deps ./puffer-kernels || exit 1
-# Editable-free entry points: register the atari plugin for puffer-core's registry (the package's own
-# entry point needs an install; --target keeps the device's site-packages untouched).
-python3 -m pip install -q --no-build-isolation --no-deps --target /tmp/site-atari ./puffer-envs-atari || exit 1
-export PYTHONPATH=/tmp/site-atari:$PYTHONPATH
-python3 -c "import puffer_core; s = puffer_core.spec('atari/breakout'); print('== registered:', s.id, s.plugin)" \
+if [ "${SKIP_INSTALL:-0}" != 1 ]; then
+  # The wheels of .whl/ (ale-py with its ROMs, gymnasium, cffi, matplotlib, hatchling, ...) into /tmp/site, then
+  # kernels (compiled here) and atari (installed for its puffer.envs entry point) from the checkout.
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+    .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site:$PWD/puffer-core/src:$PWD/puffer-trainer/src
+  python3 -m pip install -q --no-index --no-build-isolation --no-deps ./puffer-kernels || exit 1
+  python3 -m pip install -q --no-index --no-build-isolation --no-deps --target /tmp/site-atari \
+    ./puffer-envs-atari || exit 1
+  export PYTHONPATH=/tmp/site-atari:$PYTHONPATH
+fi
+PY=${PYTHON:-python3}
+$PY -c "import puffer_core; s = puffer_core.spec('atari/breakout'); print('== registered:', s.id, s.plugin)" \
   || exit 1
 
 if [ "${BENCH:-1}" = 1 ]; then
   echo "== benchmark: default path vs puffer multiprocessing vs gymnasium AsyncVectorEnv"
-  timeout 240 python3 puffer-envs-atari/benchmarks/atari.py --seconds 6 --json "$OUTDIR/bench.json" \
+  timeout 240 $PY puffer-envs-atari/benchmarks/atari.py --seconds 6 --json "$OUTDIR/bench.json" \
     2>&1 | tee "$OUTDIR/bench.txt"
 fi
 
 start=$(date +%s)
 for game in $GAMES; do
-  timeout --signal=INT --kill-after=90 "$WALL_S" python3 -m puffer_trainer train "atari/$game" \
-    --train.device cuda --train.total-timesteps "$STEPS" --train.torch-threads 1 \
+  timeout --signal=INT --kill-after=90 "$WALL_S" $PY -m puffer_trainer train "atari/$game" \
+    --train.device "${DEVICE:-cuda}" --train.total-timesteps "$STEPS" --train.torch-threads 1 \
     --env.num-threads "$THREADS" --run.run-dir "$OUTDIR/runs" --run.run-name "$game" --run.log plain \
-    --run.checkpoint-interval 100000 > "$OUTDIR/logs/$game.log" 2>&1 &
+    --run.checkpoint-interval 100000 ${EXTRA:-} > "$OUTDIR/logs/$game.log" 2>&1 &
 done
 wait
 echo "== training done in $(( $(date +%s) - start )) s wall clock"
 for game in $GAMES; do
-  echo "-- $game"; grep -E "Error|error|Traceback" "$OUTDIR/logs/$game.log" | head -3; tail -2 "$OUTDIR/logs/$game.log"
+  echo "-- $game"; grep -E "Error|error|Traceback" "$OUTDIR/logs/$game.log" | head -3; tail -n 2 "$OUTDIR/logs/$game.log"
 done
-python3 puffer-envs-atari/benchmarks/atari_results.py "$OUTDIR" --games $GAMES
+$PY puffer-envs-atari/benchmarks/atari_results.py "$OUTDIR" --games $GAMES
