@@ -140,8 +140,10 @@ def main() -> None:
         try:
             results[name] = run()
             print(f"  {name:<11} {results[name]:>10,.0f} agent steps/s ({4 * results[name]:,.0f} frames/s)")
-        except ImportError as error:  # gymnasium's AtariPreprocessing without OpenCV
-            print(f"  {name:<11} skipped: {error}")
+        except Exception as error:  # e.g. gymnasium's AtariPreprocessing without OpenCV: still print ours
+            if name != "gymnasium":
+                raise
+            print(f"  {name:<11} skipped: {type(error).__name__}: {error}")
     default = results["ale_vector"]
     parts = [f"ale_vector / python+mp = {default / results['python+mp']:.2f}x"]
     if "gymnasium" in results:

@@ -13,6 +13,8 @@
 #   OUT      where logs, run folders, results.md/csv and curves go (default /tmp/atari_results)
 #   EXTRA    more trainer overrides for every game, e.g. EXTRA="--env.num-envs 32 --train.update-epochs 2"
 #   DEVICE   torch device (default cuda); SKIP_INSTALL=1 uses the current environment as it is (local test)
+# Without matplotlib on the device, curves.csv is written instead of PNGs: draw them anywhere with
+#   python puffer-envs-atari/benchmarks/atari_results.py OUTDIR --games ... --from-csv
 # Each game trains with its registered config (puffer_envs_atari.plugin.TRAIN_CONFIG) on cuda, sticky actions
 # 0.25 (gymnasium v5), one torch thread per process. Total device time: WALL_S + ~90 s (install, benchmark,
 # table) when every game hits the cap.
@@ -31,7 +33,8 @@ echo "== $(date -u +%FT%TZ) $(hostname): $CORES cores, $(nvidia-smi --query-gpu=
 echo "== games: $GAMES; $STEPS steps each, cap ${WALL_S}s, $THREADS ALE threads each"
 
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
-  # The wheels of .whl/ (ale-py with its ROMs, gymnasium, cffi, matplotlib, hatchling, ...) into /tmp/site, then
+  # The wheels of .whl/ (ale-py with its ROMs, gymnasium, cffi, opencv for the benchmark's baseline, hatchling to
+  # build atari) into /tmp/site, then
   # kernels (compiled here) and atari (installed for its puffer.envs entry point) from the checkout.
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
     .whl/*.whl || exit 1
