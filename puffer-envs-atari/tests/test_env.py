@@ -147,6 +147,17 @@ def test_bad_actions_are_a_clear_error(engine):
         env.step(np.zeros(3, dtype=np.int32))
 
 
+def test_a_closed_env_says_so(engine):
+    env = make("pong", engine, seed=None)
+    env.reset()
+    env.close()
+    env.close()  # twice is fine
+    with pytest.raises(RuntimeError, match="is closed"):
+        env.step(np.zeros(1, dtype=np.int32))
+    with pytest.raises(RuntimeError, match="is closed"):
+        env.reset()
+
+
 def test_multiprocessing_backend_matches_serial():
     kwargs = {"engine": "python", "repeat_action_probability": 0.25}
     serial = puffer_core.vector.make(

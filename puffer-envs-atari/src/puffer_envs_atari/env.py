@@ -64,6 +64,15 @@ class AtariEnv(PufferEnv):
         self._lengths = np.zeros(n, dtype=np.int64)
         self.final_observations = np.zeros_like(self.observations)
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` freed the emulators."""
+        raise NotImplementedError
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError(f"{self!r} is closed: make a new env")
+
     def _check_seed(self, seed: Any) -> int | None:
         if seed is None:
             return None
@@ -87,6 +96,7 @@ class AtariEnv(PufferEnv):
     # -- the PufferEnv API ---------------------------------------------------------------------------------
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, list[dict[str, float]]]:
         """Start a new game in every slot. ``seed``: game ``i`` is seeded with ``seed + i``."""
+        self._check_open()
         if seed is None:
             seed, self._seed = self._seed, None  # the creator's seed applies to the first reset only
         self._reset_games(self._check_seed(seed))
@@ -101,6 +111,7 @@ class AtariEnv(PufferEnv):
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict[str, float]]]:
+        self._check_open()
         self.write_actions(actions)
         self._step_games()
         ended = self.game_over | self.truncated

@@ -149,7 +149,12 @@ class PythonAtari(AtariEnv):
         """Game 0's RGB screen, ``uint8 [210, 160, 3]`` (needs ``render_mode="rgb_array"``)."""
         if self.render_mode != "rgb_array":
             raise ValueError("render() needs render_mode='rgb_array'")
+        self._check_open()
         return self._ales[0].getScreenRGB()
+
+    @property
+    def closed(self) -> bool:
+        return not self._ales
 
     def close(self) -> None:
         self._ales = []

@@ -115,5 +115,9 @@ class AleVectorAtari(AtariEnv):
             rows = ended if isinstance(at, slice) else np.asarray(at)[ended]
             self.final_observations[rows] = final[ended]
 
+    @property
+    def closed(self) -> bool:
+        return self._ale is None
+
     def close(self) -> None:
         self._ale = None  # its destructor stops the threads
