@@ -2,12 +2,12 @@
 # Train Atari games at once on one GPU machine (default: the PPO paper's 7), then tabulate and plot them.
 #
 # Run from the repository root on the device (1 GPU, 16 cores), with the wheels of .whl/ carried:
-#   bash puffer-envs-atari/benchmarks/device_train.sh                      # all 7 games, 480 s cap
+#   bash puffer-envs-atari/benchmarks/device_train.sh                      # all 7 games, 400 s cap
 #   GAMES="breakout pong" WALL_S=560 bash puffer-envs-atari/benchmarks/device_train.sh
 # Settings (environment variables):
 #   GAMES    ALE game ids, space-separated (default: breakout pong beam_rider qbert space_invaders enduro seaquest)
 #   STEPS    agent steps per game (default 10000000 = 40M frames)
-#   WALL_S   wall-clock cap per game in seconds (default 480); a capped run stops cleanly (SIGINT: it saves)
+#   WALL_S   wall-clock cap per game in seconds (default 400); a capped run stops cleanly (SIGINT: it saves)
 #   THREADS  ALE emulator threads per game (default: cores / number of games, at least 1)
 #   BENCH    1 (default) also runs benchmarks/atari.py (about 1 minute, before the training); 0 skips it
 #   OUT      where logs, run folders, results.md/csv and curves go (default /tmp/atari_results)
@@ -16,14 +16,14 @@
 # Without matplotlib on the device, curves.csv is written instead of PNGs: draw them anywhere with
 #   python puffer-envs-atari/benchmarks/atari_results.py OUTDIR --games ... --from-csv
 # Each game trains with its registered config (puffer_envs_atari.plugin.TRAIN_CONFIG) on cuda, sticky actions
-# 0.25 (gymnasium v5), one torch thread per process. Total device time: WALL_S + ~90 s (install, benchmark,
-# table) when every game hits the cap.
+# 0.25 (gymnasium v5), one torch thread per process. Total: WALL_S + about 150 s (install and kernel build
+# ~40 s, benchmark ~60-90 s, clean stop and table ~20 s), so the defaults fit one 10-minute device call.
 set -u
 export PYTHONUNBUFFERED=1
 OUTDIR=${OUT:-/tmp/atari_results}
 GAMES=${GAMES:-"breakout pong beam_rider qbert space_invaders enduro seaquest"}
 STEPS=${STEPS:-10000000}
-WALL_S=${WALL_S:-480}
+WALL_S=${WALL_S:-400}
 mkdir -p "$OUTDIR/logs" "$OUTDIR/runs"
 CORES=$(nproc)
 set -- $GAMES
