@@ -3,14 +3,15 @@
 #
 # Run from the repository root on the device (1 GPU, 16 cores), with the wheels of .whl/ carried:
 #   bash puffer-envs-atari/benchmarks/device_train.sh                      # all 7 games, 400 s cap
-#   GAMES="breakout pong" WALL_S=560 bash puffer-envs-atari/benchmarks/device_train.sh
+#   BENCH=0 GAMES="breakout pong" WALL_S=520 bash puffer-envs-atari/benchmarks/device_train.sh
 # Settings (environment variables):
 #   GAMES    ALE game ids, space-separated (default: breakout pong beam_rider qbert space_invaders enduro seaquest)
 #   STEPS    agent steps per game (default 10000000 = 40M frames)
 #   WALL_S   wall-clock cap per game in seconds (default 400); a capped run stops cleanly (SIGINT: it saves)
 #   THREADS  ALE emulator threads per game (default: cores / number of games, at least 1)
 #   BENCH    1 (default) also runs benchmarks/atari.py (about 1 minute, before the training); 0 skips it
-#   OUT      where logs, run folders, results.md/csv and curves go (default /tmp/atari_results)
+#   OUT      where logs, metrics, results.md/csv and curves go (default /tmp/atari_results); the run folders
+#            with their checkpoints (tens of MB each) stay in /tmp/atari_runs, only metrics and config are copied
 #   EXTRA    more trainer overrides for every game, e.g. EXTRA="--env.num-envs 32 --train.update-epochs 2"
 #   DEVICE   torch device (default cuda); SKIP_INSTALL=1 uses the current environment as it is (local test)
 # Without matplotlib on the device, curves.csv is written instead of PNGs: draw them anywhere with
@@ -54,16 +55,19 @@ if [ "${BENCH:-1}" = 1 ]; then
     2>&1 | tee "$OUTDIR/bench.txt"
 fi
 
+rm -rf /tmp/atari_runs  # run names are the game ids: a previous call's folders would be resumed into
 start=$(date +%s)
 for game in $GAMES; do
   timeout --signal=INT --kill-after=90 "$WALL_S" $PY -m puffer_trainer train "atari/$game" \
     --train.device "${DEVICE:-cuda}" --train.total-timesteps "$STEPS" --train.torch-threads 1 \
-    --env.num-threads "$THREADS" --run.run-dir "$OUTDIR/runs" --run.run-name "$game" --run.log plain \
+    --env.num-threads "$THREADS" --run.run-dir /tmp/atari_runs --run.run-name "$game" --run.log plain \
     --run.checkpoint-interval 100000 ${EXTRA:-} > "$OUTDIR/logs/$game.log" 2>&1 &
 done
 wait
 echo "== training done in $(( $(date +%s) - start )) s wall clock"
 for game in $GAMES; do
+  mkdir -p "$OUTDIR/runs/$game"
+  cp /tmp/atari_runs/"$game"/metrics.jsonl /tmp/atari_runs/"$game"/config.toml "$OUTDIR/runs/$game/" 2>/dev/null
   echo "-- $game"; grep -E "Error|error|Traceback" "$OUTDIR/logs/$game.log" | head -3; tail -n 2 "$OUTDIR/logs/$game.log"
 done
 $PY puffer-envs-atari/benchmarks/atari_results.py "$OUTDIR" --games $GAMES
