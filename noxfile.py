@@ -29,6 +29,8 @@ PACKAGES: dict[str, list[str]] = {
     "puffer-kernels": [TORCH, "./puffer-kernels[test]"],
     # core[interop]: the interop conformance suite (tests/interop) runs here, with ocean and without torch
     "puffer-envs-ocean": ["./puffer-core[interop]", "./puffer-envs-ocean[test]"],
+    # ale-py from the registry bundles the ROMs: nothing is downloaded at run time; no torch here
+    "puffer-envs-atari": ["./puffer-core", "./puffer-envs-atari[test]"],
     # core[sb3]: SB3 depends on torch>=2.8, which the shared torch below satisfies: pip pulls no second copy
     # + the example plugin and the docs requirements: tests/test_docs.py builds the site and runs its samples
     "puffer-trainer": [
@@ -36,6 +38,7 @@ PACKAGES: dict[str, list[str]] = {
         "./puffer-core[sb3,interop]",
         "./puffer-kernels",
         "./puffer-envs-ocean",
+        "./puffer-envs-atari",
         "./puffer-trainer[test]",
         "./examples/puffer-envs-example",
         "-r",
@@ -51,6 +54,7 @@ EXTRA_TEST_PATHS: dict[str, list[str]] = {
     # ocean's default train configs are checked where the trainer is installed
     "puffer-trainer": [
         "puffer-envs-ocean/tests/test_package.py::test_train_config_loads_in_the_trainer",
+        "puffer-envs-atari/tests/test_in_trainer.py",  # atari's train config, and a short CNN training run
         "tests/test_readmes.py",  # every README's code: needs every package installed
         "tests/test_docs.py",  # the docs site builds with -W, and every code sample in it runs
         "tests/interop/test_sb3.py",  # ... and Stable-Baselines3 where torch is installed
@@ -191,7 +195,8 @@ def sanitize(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Every package's benchmarks; each prints ratios against a baseline measured in the same run."""
     install(session, TORCH, "gymnasium", "./puffer-core", "./puffer-kernels", "./puffer-envs-ocean",
-            "./puffer-trainer")
+            "./puffer-envs-atari[bench]", "./puffer-trainer")
     session.run("python", "puffer-core/benchmarks/vector.py")
     session.run("python", "puffer-kernels/benchmarks/advantage_cpu.py")
     session.run("python", "puffer-envs-ocean/benchmarks/ocean.py")
+    session.run("python", "puffer-envs-atari/benchmarks/atari.py")

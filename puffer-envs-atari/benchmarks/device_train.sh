@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Train Atari games at once on one GPU machine (default: the PPO paper's 7), then tabulate and plot them.
+#
+# Run from the repository root on the device (1 GPU, 16 cores), with the wheels of .whl/ carried:
+#   bash puffer-envs-atari/benchmarks/device_train.sh                      # all 7 games, 400 s cap
+#   BENCH=0 GAMES="breakout pong" WALL_S=520 bash puffer-envs-atari/benchmarks/device_train.sh
+# Settings (environment variables):
+#   GAMES    ALE game ids, space-separated (default: breakout pong beam_rider qbert space_invaders enduro seaquest)
+#   STEPS    agent steps per game (default 10000000 = 40M frames)
+#   WALL_S   wall-clock cap per game in seconds (default 400); a capped run stops cleanly (SIGINT: it saves)
+#   THREADS  ALE emulator threads per game (default: cores / number of games, at least 1)
+#   BENCH    1 (default) also runs benchmarks/atari.py (about 1 minute, before the training); 0 skips it
+#   OUT      where logs, metrics, results.md/csv and curves go (default /tmp/atari_results); the run folders
+#            with their checkpoints (tens of MB each) stay in /tmp/atari_runs, only metrics and config are copied
+#   EXTRA    more trainer overrides for every game, e.g. EXTRA="--env.num-envs 32 --train.update-epochs 2"
+#   DEVICE   torch device (default cuda); SKIP_INSTALL=1 uses the current environment as it is (local test)
+# Without matplotlib on the device, curves.csv is written instead of PNGs: draw them anywhere with
+#   python puffer-envs-atari/benchmarks/atari_results.py OUTDIR --games ... --from-csv
+# Each game trains with its registered config (puffer_envs_atari.plugin.TRAIN_CONFIG) on cuda, sticky actions
+# 0.25 (gymnasium v5), one torch thread per process. Total: WALL_S + about 150 s (install and kernel build
+# ~40 s, benchmark ~60-90 s, clean stop and table ~20 s), so the defaults fit one 10-minute device call.
+set -u
+export PYTHONUNBUFFERED=1
+OUTDIR=${OUT:-/tmp/atari_results}
+GAMES=${GAMES:-"breakout pong beam_rider qbert space_invaders enduro seaquest"}
+STEPS=${STEPS:-10000000}
+WALL_S=${WALL_S:-400}
+mkdir -p "$OUTDIR/logs" "$OUTDIR/runs"
+CORES=$(nproc)
+set -- $GAMES
+NGAMES=$#
+THREADS=${THREADS:-$(( CORES / NGAMES > 0 ? CORES / NGAMES : 1 ))}
+echo "== $(date -u +%FT%TZ) $(hostname): $CORES cores, $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)"
+echo "== games: $GAMES; $STEPS steps each, cap ${WALL_S}s, $THREADS ALE threads each"
+
+if [ "${SKIP_INSTALL:-0}" != 1 ]; then
+  # The wheels of .whl/ (ale-py with its ROMs, gymnasium, cffi, opencv for the benchmark's baseline, hatchling to
+  # build atari) into /tmp/site, then
+  # kernels (compiled here) and atari (installed for its puffer.envs entry point) from the checkout.
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+    .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site:$PWD/puffer-core/src:$PWD/puffer-trainer/src
+  python3 -m pip install -q --no-index --no-build-isolation --no-deps ./puffer-kernels || exit 1
+  python3 -m pip install -q --no-index --no-build-isolation --no-deps --target /tmp/site-atari \
+    ./puffer-envs-atari || exit 1
+  export PYTHONPATH=/tmp/site-atari:$PYTHONPATH
+fi
+PY=${PYTHON:-python3}
+$PY -c "import puffer_core; s = puffer_core.spec('atari/breakout'); print('== registered:', s.id, s.plugin)" \
+  || exit 1
+
+if [ "${BENCH:-1}" = 1 ]; then
+  echo "== benchmark: default path vs puffer multiprocessing vs gymnasium AsyncVectorEnv"
+  timeout 240 $PY puffer-envs-atari/benchmarks/atari.py --seconds 6 --json "$OUTDIR/bench.json" \
+    2>&1 | tee "$OUTDIR/bench.txt"
+fi
+
+rm -rf /tmp/atari_runs  # run names are the game ids: a previous call's folders would be resumed into
+start=$(date +%s)
+for game in $GAMES; do
+  timeout --signal=INT --kill-after=90 "$WALL_S" $PY -m puffer_trainer train "atari/$game" \
+    --train.device "${DEVICE:-cuda}" --train.total-timesteps "$STEPS" --train.torch-threads 1 \
+    --env.num-threads "$THREADS" --run.run-dir /tmp/atari_runs --run.run-name "$game" --run.log plain \
+    --run.checkpoint-interval 100000 ${EXTRA:-} > "$OUTDIR/logs/$game.log" 2>&1 &
+done
+wait
+echo "== training done in $(( $(date +%s) - start )) s wall clock"
+for game in $GAMES; do
+  mkdir -p "$OUTDIR/runs/$game"
+  cp /tmp/atari_runs/"$game"/metrics.jsonl /tmp/atari_runs/"$game"/config.toml "$OUTDIR/runs/$game/" 2>/dev/null
+  echo "-- $game"; grep -E "Error|error|Traceback" "$OUTDIR/logs/$game.log" | head -3; tail -n 2 "$OUTDIR/logs/$game.log"
+done
+$PY puffer-envs-atari/benchmarks/atari_results.py "$OUTDIR" --games $GAMES
