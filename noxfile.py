@@ -27,12 +27,15 @@ PACKAGES: dict[str, list[str]] = {
     "puffer-kernels": [TORCH, "./puffer-kernels[test]"],
     # core[interop]: the interop conformance suite (tests/interop) runs here, with ocean and without torch
     "puffer-envs-ocean": ["./puffer-core[interop]", "./puffer-envs-ocean[test]"],
+    # torch comes from the shared copy (see shared_torch): the package's own torch>=2.1 is then satisfied
+    "puffer-envs-gpudrive": [TORCH, "./puffer-core", "./puffer-envs-gpudrive[test]"],
     # core[sb3]: SB3 depends on torch>=2.8, which the shared torch below satisfies: pip pulls no second copy
     "puffer-trainer": [
         TORCH,
         "./puffer-core[sb3,interop]",
         "./puffer-kernels",
         "./puffer-envs-ocean",
+        "./puffer-envs-gpudrive",
         "./puffer-trainer[test]",
     ],
 }
@@ -47,6 +50,8 @@ EXTRA_TEST_PATHS: dict[str, list[str]] = {
         "puffer-envs-ocean/tests/test_package.py::test_train_config_loads_in_the_trainer",
         "tests/test_readmes.py",  # every README's code: needs every package installed
         "tests/interop/test_sb3.py",  # ... and Stable-Baselines3 where torch is installed
+        # the trainer over a tensor env: env -> policy -> buffer without numpy
+        "puffer-envs-gpudrive/tests/test_trainer_tensor_path.py",
     ],
 }
 

@@ -59,16 +59,22 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 def load_scenarios(
-    scenarios: str | Path | list[Scenario], num_scenarios: int, scenario_seed: int
+    scenarios: str | Path | list[Scenario],
+    num_scenarios: int,
+    scenario_seed: int,
+    synthetic_kinds: tuple[str, ...] | list[str] = generator.KINDS,
+    synthetic_vehicles: int | None = None,
 ) -> list[Scenario]:
-    """The scenario pool: ``"synthetic"`` (``num_scenarios`` generated from ``scenario_seed``),
-    ``"bundled"`` (the shipped set), a folder of GPUDrive JSON files, or a list of :class:`Scenario`."""
+    """The scenario pool: ``"synthetic"`` (``num_scenarios`` of ``synthetic_kinds`` generated from
+    ``scenario_seed``, with ``synthetic_vehicles`` each or a random count), ``"bundled"`` (the shipped set),
+    a folder of GPUDrive JSON files, or a list of :class:`Scenario`."""
     if isinstance(scenarios, list):
         if not scenarios or not all(isinstance(s, Scenario) for s in scenarios):
             raise ValueError("a scenario list must be a non-empty list of Scenario objects")
         return scenarios
     if scenarios == "synthetic":
-        return generator.generate_set(num_scenarios, scenario_seed)
+        kinds = tuple(synthetic_kinds)
+        return generator.generate_set(num_scenarios, scenario_seed, kinds, synthetic_vehicles)
     if scenarios == "bundled":
         return load_folder(BUNDLED_DIR, limit=num_scenarios)
     if isinstance(scenarios, (str, Path)):
@@ -86,7 +92,8 @@ class DriveEnv(PufferEnv):
         buf: must be None: the env keeps its own tensors on ``device``.
         seed: seeds scenario resampling (None: 0).
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
-        scenarios, num_scenarios, scenario_seed: the scenario pool (see :func:`load_scenarios`).
+        scenarios, num_scenarios, scenario_seed, synthetic_kinds, synthetic_vehicles: the scenario pool
+            (see :func:`load_scenarios`).
         log_interval: steps between info dicts (each costs one device-to-host copy).
         check_actions: validate action range every step (one tiny host sync); off for the last percent.
         **sim: any :class:`~puffer_envs_gpudrive.sim.SimConfig` field (``num_worlds``, ``max_agents``,
@@ -108,6 +115,8 @@ class DriveEnv(PufferEnv):
         scenarios: str | Path | list[Scenario] = "synthetic",
         num_scenarios: int = 256,
         scenario_seed: int = 0,
+        synthetic_kinds: tuple[str, ...] | list[str] = generator.KINDS,
+        synthetic_vehicles: int | None = None,
         log_interval: int = 16,
         check_actions: bool = True,
         **sim: Any,
@@ -123,7 +132,7 @@ class DriveEnv(PufferEnv):
         self.config = SimConfig(**sim)
         self.config.validate()
         dev = resolve_device(device)
-        pool = load_scenarios(scenarios, num_scenarios, scenario_seed)
+        pool = load_scenarios(scenarios, num_scenarios, scenario_seed, synthetic_kinds, synthetic_vehicles)
         packed = pack_scenarios(pool, self.config.max_agents, self.config.max_controlled, dev)
         self.sim = DriveSim(self.config, packed)
         self.torch_device = dev
