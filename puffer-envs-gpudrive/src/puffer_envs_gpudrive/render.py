@@ -1,7 +1,7 @@
 """Top-down frames of one world (numpy rasterization, no GUI) and GIFs of them (Pillow, the ``render`` extra).
 
 Colours: road edges dark grey, lane centres light grey, road lines white, on a green background; controlled
-vehicles blue (red for a step in which they collided or went off-road), their goals as small blue squares;
+vehicles blue (red for a step in which they collided or went off-road), their goals as small yellow squares;
 uncontrolled objects grey. Finished agents have left the world and are not drawn.
 """
 
@@ -16,7 +16,7 @@ __all__ = ["render_world", "save_gif"]
 
 _BACKGROUND = (74, 120, 64)
 _ROAD_COLORS = {0: (40, 40, 40), 1: (170, 170, 170), 2: (235, 235, 235)}
-_CONTROLLED, _CRASHED, _OTHER = (40, 90, 220), (220, 40, 40), (150, 150, 150)
+_CONTROLLED, _CRASHED, _OTHER, _GOAL = (40, 90, 220), (220, 40, 40), (150, 150, 150), (250, 200, 40)
 
 
 def _draw_segment(img: np.ndarray, a: np.ndarray, b: np.ndarray, color: tuple[int, int, int], r: int) -> None:
@@ -88,7 +88,7 @@ def render_world(sim: Any, world: int = 0, size: int = 512) -> np.ndarray:
     goal_r = max(2, int(1.0 * scale))
     for i in np.flatnonzero(alive):
         g = px(goal[i])
-        _fill_box(img, g, 0.0, goal_r, goal_r, _CONTROLLED)
+        _fill_box(img, g, 0.0, goal_r, goal_r, _GOAL)
     for i in np.flatnonzero(present):
         color = (_CRASHED if crashed[i] else _CONTROLLED) if alive[i] else _OTHER
         # Pixel y points down: the heading flips sign.

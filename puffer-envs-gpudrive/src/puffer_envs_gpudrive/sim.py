@@ -237,14 +237,15 @@ class DriveSim:
         self.ep_offroad = torch.zeros(w, a, dtype=torch.bool, device=dev)
         #: [episodes, return, length, goal, collision, offroad, truncated] summed over finished episodes.
         self.stats = torch.zeros(7, dtype=torch.float64, device=dev)
-        self._next_scenario = 0
+        #: Agent steps taken by controlled agents (live slots) since construction, on the device.
+        self.agent_steps = torch.zeros((), dtype=torch.long, device=dev)
+        self.step_events: dict[str, torch.Tensor] = {}
         a_idx = torch.arange(a, device=dev)
         self._not_self = a_idx[None, :, None] != a_idx[None, None, :]
 
     # -- resets -------------------------------------------------------------------------------------------
     def seed(self, seed: int) -> None:
         self.generator.manual_seed(int(seed))
-        self._next_scenario = 0
 
     def reset_all(self) -> None:
         """Every world to step 0 of a scenario: world ``i`` plays scenario ``i mod N`` at the first reset."""
@@ -380,6 +381,10 @@ class DriveSim:
         ).double()
         self.alive = acted & ~ended
         self.present = self.present & ~(ended & drive)  # finished agents leave the world
+        #: This step's events and the agents that acted in it, as they were before worlds reset.
+        self.step_events = {"goal": self.goal_reached, "collided": self.collided, "offroad": self.offroad,
+                            "acted": acted}  # fmt: skip
+        self.agent_steps += acted.sum()
 
         world_done = time_up | ~self.alive.any(1)
         self._reset_worlds(world_done)
