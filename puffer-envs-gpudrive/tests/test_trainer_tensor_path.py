@@ -85,5 +85,29 @@ def test_cuda_path_stays_on_device(no_numpy):
         trainer.evaluate()
         trainer.train()
         assert trainer.buffer.observations.is_cuda
+        assert not any("copied between them" in note for note in trainer.notes)
+    finally:
+        trainer.close()
+    config = small_config("cuda")
+    config.train.device = "cpu"
+    trainer = puffer_trainer.Trainer(config)
+    try:
+        assert any("copied between them" in note for note in trainer.notes)
+        trainer.evaluate()  # still works, through copies
+    finally:
+        trainer.close()
+
+
+def test_a_device_mismatch_is_noted():
+    # The env on "cpu:0" and training on the CPU share memory: no note. A mismatch would be noted, which
+    # needs a second device; here check the comparison itself.
+    from puffer_trainer.trainer import _same_device
+
+    assert _same_device(torch.device("cpu:0"), torch.device("cpu"))
+    assert not _same_device(torch.device("cuda:0"), torch.device("cpu"))
+    assert not _same_device(torch.device("cuda:1"), torch.device("cuda:0"))
+    trainer = puffer_trainer.Trainer(small_config())
+    try:
+        assert not any("copied between them" in note for note in trainer.notes)
     finally:
         trainer.close()

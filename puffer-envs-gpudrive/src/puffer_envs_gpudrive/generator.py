@@ -28,11 +28,12 @@ LANE_WIDTH = 4.0
 
 def _resample(points: np.ndarray, spacing: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """A dense polyline through ``points`` and the cumulative arc length at each of its vertices."""
-    out = [points[0]]
+    points = np.asarray(points, dtype=np.float64)
+    out = [points[:1]]
     for a, b in zip(points[:-1], points[1:]):
         n = max(1, int(np.ceil(np.linalg.norm(b - a) / spacing)))
-        out.extend(a + (b - a) * (k / n) for k in range(1, n + 1))
-    dense = np.asarray(out, dtype=np.float64)
+        out.append(a + (b - a) * (np.arange(1, n + 1) / n)[:, None])
+    dense = np.concatenate(out)
     arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(dense, axis=0), axis=1))])
     return dense, arc
 

@@ -58,14 +58,15 @@ def _segments(
     for code, points in roads:
         p = np.asarray(points, np.float64)
         for a, b in zip(p[:-1], p[1:]):
-            n = max(1, int(np.ceil(np.linalg.norm(b - a) / max_len)))
-            for k in range(n):
-                starts.append(a + (b - a) * (k / n))
-                ends.append(a + (b - a) * ((k + 1) / n))
-                types.append(code)
+            n = max(1, int(np.ceil(np.linalg.norm(b - a) / max_len))) if np.isfinite(max_len) else 1
+            k = np.arange(n + 1)[:, None] / n
+            cuts = a + (b - a) * k
+            starts.append(cuts[:-1])
+            ends.append(cuts[1:])
+            types.append(np.full(n, code, np.int64))
     if not starts:
         return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0, np.int64)
-    return np.asarray(starts), np.asarray(ends), np.asarray(types, np.int64)
+    return np.concatenate(starts), np.concatenate(ends), np.concatenate(types)
 
 
 def pack_scenarios(
