@@ -109,7 +109,8 @@ def test_unavailable_without_gpudrive():
     reason = gpudrive_unavailable_reason()
     assert reason is not None and "gpudrive" in reason.lower()
     spec = puffer_core.spec("gpudrive/womd")
-    assert "unavailable" in spec.description and "build it from source" in spec.description
+    assert "unavailable: the gpudrive package is not installed" in spec.description
+    assert "build it from source" in spec.description
     with pytest.raises(RuntimeError, match="not importable"):
         puffer_core.make("gpudrive/womd")
 

@@ -53,9 +53,11 @@ def _gpudrive_env(buf: Any = None, seed: int | None = None, **kwargs: Any) -> An
 
 @puffer_core.hookimpl
 def puffer_env_specs() -> list[puffer_core.EnvSpec]:
-    from .gpudrive_adapter import gpudrive_unavailable_reason
+    from .gpudrive_adapter import gpudrive_missing_reason
 
-    reason = gpudrive_unavailable_reason()
+    # Only whether it is installed: importing GPUDrive (its simulator, CUDA) on every registry scan would
+    # slow every command down; a broken install is reported when the env is made.
+    reason = gpudrive_missing_reason()
     gpudrive = "GPUDrive's simulator over Waymo scenarios (GPUDriveTorchEnv)"
     if reason is not None:
         gpudrive += f" (unavailable: {reason})"

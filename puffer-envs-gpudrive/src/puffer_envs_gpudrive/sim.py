@@ -190,6 +190,17 @@ def box_touches_segments(
     return (~(sep_u | sep_v | sep_n) & seg_valid[:, None, :]).any(-1)
 
 
+def nearest(dist: torch.Tensor, visible: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices of the ``k`` nearest visible entries along the last axis (nearest first) and whether each is
+    visible. Distances are compared at millimetre resolution with ties broken by index, so the order is
+    the same on every device (exact ties are common: a vehicle centred between two parallel lines)."""
+    n = dist.shape[-1]
+    mm = torch.where(visible, torch.floor(dist * 1000.0), torch.full_like(dist, 1e9)).to(torch.int64)
+    key = mm * n + torch.arange(n, device=dist.device)
+    j = torch.topk(key, k, dim=-1, largest=False).indices
+    return j, torch.gather(visible, -1, j)
+
+
 class DriveSim:
     """``num_worlds`` driving worlds over a pool of packed scenarios, all on ``scenarios``' device.
 
@@ -442,8 +453,7 @@ class DriveSim:
             visible = self.present[:, None, :] & self._not_self & (dist <= cfg.obs_radius)
             partners = torch.zeros(w, a, cfg.num_partners, len(PARTNER_FEATURES), device=self.device)
             if k:
-                d, j = torch.topk(torch.where(visible, dist, torch.inf), k, dim=-1, largest=False)
-                ok = torch.isfinite(d)
+                j, ok = nearest(dist, visible, k)
                 px, py = to_ego(torch.gather(dx, 2, j), torch.gather(dy, 2, j), ci, si)
                 rel = self.heading.gather(1, j.view(w, -1)).view(w, a, k) - self.heading[:, :, None]
                 sel = j.view(w, -1)
@@ -464,8 +474,7 @@ class DriveSim:
             dy = self.w_seg_mid[:, None, :, 1] - self.pos[:, :, None, 1]
             dist = torch.sqrt(dx * dx + dy * dy)
             visible = self.w_seg_valid[:, None, :] & (dist <= cfg.obs_radius)
-            d, j = torch.topk(torch.where(visible, dist, torch.inf), k, dim=-1, largest=False)
-            ok = torch.isfinite(d)
+            j, ok = nearest(dist, visible, k)
             px, py = to_ego(torch.gather(dx, 2, j), torch.gather(dy, 2, j), ci, si)
             sel = j.view(w, -1)
             sdx = self.w_seg_dir[..., 0].gather(1, sel).view(w, a, k)
