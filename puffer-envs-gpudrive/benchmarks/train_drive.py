@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from puffer_envs_gpudrive import generator
 from puffer_envs_gpudrive.env import DriveEnv
 from puffer_envs_gpudrive.render import save_gif
 
@@ -43,6 +44,16 @@ def sim_alone(env_kwargs: dict, steps: int, device: torch.device) -> tuple[float
     return env.num_agents * steps / seconds, (int(env.sim.agent_steps) - before) / seconds
 
 
+_POOLS: dict = {}
+
+
+def heldout_pool(count: int, seed: int) -> list:
+    """The held-out scenarios, generated once per run (both evaluations play the same ones)."""
+    if (count, seed) not in _POOLS:
+        _POOLS[count, seed] = generator.generate_set(count, seed)
+    return _POOLS[count, seed]
+
+
 @torch.no_grad()
 def held_out(trainer, env_kwargs: dict, worlds: int, seed: int, greedy: bool, frames_of: int = 0) -> dict:
     """Each of ``worlds`` unseen scenarios played once by the policy: the share of controlled agents that
@@ -50,9 +61,7 @@ def held_out(trainer, env_kwargs: dict, worlds: int, seed: int, greedy: bool, fr
     kwargs = {
         **env_kwargs,
         "num_worlds": worlds,
-        "scenarios": "synthetic",
-        "num_scenarios": worlds,
-        "scenario_seed": seed,
+        "scenarios": heldout_pool(worlds, seed),
         "resample_scenarios": False,
         "log_interval": 10**9,
     }
@@ -103,13 +112,12 @@ def main() -> None:
     args = parser.parse_args()
 
     device = torch.device(args.device)
+    # The training pool (seed 0), generated once and handed to both envs built from it.
     env_kwargs = {
         "device": args.device,
         "num_worlds": args.worlds,
         "max_agents": args.agents,
-        "scenarios": "synthetic",
-        "num_scenarios": args.scenarios,
-        "scenario_seed": 0,
+        "scenarios": generator.generate_set(args.scenarios, seed=0),
     }
     config = puffer_trainer.load_config("drive/synthetic")
     config.env.update(env_kwargs)

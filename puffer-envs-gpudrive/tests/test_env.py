@@ -108,3 +108,18 @@ def test_cpu_and_cuda_agree():
         assert torch.equal(tc, tg.cpu()) and torch.equal(uc, ug.cpu()), step
         torch.testing.assert_close(rc, rg.cpu(), atol=1e-5, rtol=0)
         torch.testing.assert_close(oc, og.cpu(), atol=1e-3, rtol=1e-3)
+
+
+def test_listing_the_envs_imports_neither_torch_nor_the_simulator():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, puffer_core\n"
+        "ids = {s.id for s in puffer_core.list_envs()}\n"
+        "assert 'drive/synthetic' in ids, ids\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "assert 'puffer_envs_gpudrive.sim' not in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

@@ -21,8 +21,6 @@ not terminated.
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import sys
 from typing import Any
 
 import numpy as np
@@ -30,18 +28,10 @@ import torch
 
 from puffer_core import PufferEnv
 
+from .availability import BUILD_HINT
 from .env import _STAT_NAMES, resolve_device
 
-__all__ = ["GPUDriveEnv", "gpudrive_unavailable_reason", "gpudrive_missing_reason"]
-
-_BUILD_HINT = "build it from source: https://github.com/Emerge-Lab/gpudrive"
-
-
-def gpudrive_missing_reason() -> str | None:
-    """None when a ``gpudrive`` package is installed, else why not; cheap (imports nothing), for listings."""
-    if "gpudrive" not in sys.modules and importlib.util.find_spec("gpudrive") is None:
-        return f"the gpudrive package is not installed; {_BUILD_HINT}"
-    return None
+__all__ = ["GPUDriveEnv", "gpudrive_unavailable_reason"]
 
 
 def gpudrive_unavailable_reason() -> str | None:
@@ -50,7 +40,7 @@ def gpudrive_unavailable_reason() -> str | None:
         importlib.import_module("gpudrive.env.env_torch")
     except Exception as exc:  # ImportError, or a broken build that fails while importing
         return (
-            f"GPUDrive is not importable ({type(exc).__name__}: {exc}); {_BUILD_HINT}"
+            f"GPUDrive is not importable ({type(exc).__name__}: {exc}); {BUILD_HINT}"
         )
     return None
 

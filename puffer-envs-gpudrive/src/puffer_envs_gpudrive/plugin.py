@@ -53,7 +53,7 @@ def _gpudrive_env(buf: Any = None, seed: int | None = None, **kwargs: Any) -> An
 
 @puffer_core.hookimpl
 def puffer_env_specs() -> list[puffer_core.EnvSpec]:
-    from .gpudrive_adapter import gpudrive_missing_reason
+    from .availability import gpudrive_missing_reason
 
     # Only whether it is installed: importing GPUDrive (its simulator, CUDA) on every registry scan would
     # slow every command down; a broken install is reported when the env is made.
