@@ -109,3 +109,16 @@ def test_bundled_set_loads_and_a_folder_of_json_files_drives(tmp_path):
     assert obs.shape == (32, env.config.obs_size) and env.masks.any()
     with pytest.raises(ValueError, match="does not exist"):
         DriveEnv(device="cpu", scenarios=str(tmp_path / "missing"))
+
+
+def test_generated_logs_never_collide():
+    import torch
+
+    from puffer_envs_gpudrive.sim import box_overlaps
+
+    for s in generator.generate_set(6, seed=21):
+        pos = torch.from_numpy(s.position).transpose(0, 1)  # [T, A, 2]: steps as the batch
+        heading = torch.from_numpy(s.heading).T
+        t, a = heading.shape
+        sizes = torch.from_numpy(s.length).expand(t, a), torch.from_numpy(s.width).expand(t, a)
+        assert not box_overlaps(pos, heading, *sizes, torch.from_numpy(s.valid).T).any(), s.name

@@ -1,9 +1,10 @@
 """Synthetic driving scenarios: four-way intersections, on-ramp merges and multi-lane roads.
 
 Each scenario is built from a seed alone (``numpy.random.default_rng(seed)``), so a set of scenarios is
-reproducible anywhere with no data download. Vehicles follow lane paths at a constant speed per lane (so the
-logs have no rear-end collisions); each one's goal is where its log is at a random step between 40% and 80% of
-the episode, leaving slack for a policy that drives a little slower than the log. Road edges bound the
+reproducible anywhere with no data download. Vehicles follow lane paths at a constant speed per lane; like
+real logs, the logs have no collisions (vehicles whose paths would overlap another's are dropped). Each
+vehicle's goal is where its log is at a random step between 40% and 80% of the episode, leaving slack for a
+policy that drives a little slower than the log. Road edges bound the
 drivable area: crossing one is going off-road.
 
 ``python -m puffer_envs_gpudrive.generator OUT_DIR --count 24 --seed 0`` writes a set as GPUDrive JSON files.
@@ -78,6 +79,26 @@ class _Builder:
         width = float(self.rng.uniform(1.8, 2.1))
         self.vehicles.append((pos, heading, vel, length, width, pos[goal_step]))
 
+    def drop_log_collisions(self) -> None:
+        """Remove vehicles until no two logs overlap at any step (real logs have no collisions): each round
+        drops the vehicle that overlaps the most others (the later one on ties)."""
+        import torch
+
+        from .sim import box_overlap_pairs
+
+        while len(self.vehicles) > 1:
+            pos = torch.from_numpy(np.stack([v[0] for v in self.vehicles], 1)).float()  # [T, A, 2]
+            heading = torch.from_numpy(np.stack([v[1] for v in self.vehicles], 1)).float()
+            t, a = heading.shape
+            length = torch.tensor([v[3] for v in self.vehicles]).expand(t, a)
+            width = torch.tensor([v[4] for v in self.vehicles]).expand(t, a)
+            pairs = box_overlap_pairs(pos, heading, length, width, torch.ones(t, a, dtype=torch.bool)).any(0)
+            counts = pairs.sum(1).numpy()
+            if not counts.any():
+                return
+            worst = int(np.flatnonzero(counts == counts.max())[-1])
+            del self.vehicles[worst]
+
     def build(self) -> Scenario:
         a = len(self.vehicles)
         return Scenario(
@@ -120,7 +141,7 @@ def intersection(seed: int, num_vehicles: int | None = None) -> Scenario:
         b.road(ROAD_LANE, u[k] * arm + n[k] * w / 2, u[k] * box + n[k] * w / 2)  # incoming
         b.road(ROAD_LANE, u[k] * box - n[k] * w / 2, u[k] * arm - n[k] * w / 2)  # outgoing
         b.road(ROAD_LINE, u[k] * box, u[k] * arm)
-    total = int(num_vehicles) if num_vehicles is not None else int(rng.integers(4, 9))
+    total = int(num_vehicles) if num_vehicles is not None else int(rng.integers(5, 11))
     per_arm = [total // 4 + (1 if k < total % 4 else 0) for k in range(4)]
     for i in range(4):
         speed = float(rng.uniform(5.0, 8.0))
@@ -135,6 +156,7 @@ def intersection(seed: int, num_vehicles: int | None = None) -> Scenario:
                 middle = _bezier(p0, c, p2)
             path = np.concatenate([[u[i] * arm + n[i] * w / 2], middle, [u[j] * arm - n[j] * w / 2]])
             b.vehicle(path, start, speed)
+    b.drop_log_collisions()
     return b.build()
 
 
@@ -176,12 +198,14 @@ def merge(seed: int, num_vehicles: int | None = None) -> Scenario:
                 xs = x0 + start + float(rng.uniform(15.0, 40.0))
                 path = np.array([[x0, y], [xs, y], [xs + 15.0, other], [x1, other]])
             b.vehicle(path, start, lane_speed)
+    b.drop_log_collisions()
     return b.build()
 
 
 def multilane(seed: int, num_vehicles: int | None = None) -> Scenario:
     """A straight road of 2-4 lanes along +x; some vehicles change lanes on the way to their goal. With
-    ``num_vehicles`` set the road grows long enough to hold them (64 make a dense benchmark scene)."""
+    ``num_vehicles`` set the road grows long enough to hold them all, each keeping its lane (64 make a dense
+    benchmark scene)."""
     rng = np.random.default_rng(seed)
     b = _Builder(f"multilane_{seed}", rng)
     lanes = int(rng.integers(2, 5))
@@ -203,11 +227,12 @@ def multilane(seed: int, num_vehicles: int | None = None) -> Scenario:
         for start in _place(rng, min(per_lane, left), 0.0, span, gap):
             left -= 1
             path = np.array([[x0, y], [x1, y]])
-            if lanes > 1 and rng.random() < 0.4:
+            if lanes > 1 and num_vehicles is None and rng.random() < 0.4:
                 target = int(np.clip(k + rng.choice([-1, 1]), 0, lanes - 1))
                 xs = x0 + start + float(rng.uniform(10.0, 35.0))
                 path = np.array([[x0, y], [xs, y], [xs + 15.0, (target + 0.5) * w], [x1, (target + 0.5) * w]])
             b.vehicle(path, start, speed)
+    b.drop_log_collisions()
     return b.build()
 
 

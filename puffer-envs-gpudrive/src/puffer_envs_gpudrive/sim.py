@@ -138,9 +138,16 @@ def box_overlaps(
 ) -> torch.Tensor:
     """``bool [W, A]``: each present box overlaps another present box of its world (separating axes).
 
-    ``pos [W, A, 2]``, the rest ``[W, A]``. Two oriented boxes are disjoint iff one of the four box axes
-    separates their projections.
+    ``pos [W, A, 2]``, the rest ``[W, A]``.
     """
+    return box_overlap_pairs(pos, heading, length, width, present).any(-1)
+
+
+def box_overlap_pairs(
+    pos: torch.Tensor, heading: torch.Tensor, length: torch.Tensor, width: torch.Tensor, present: torch.Tensor
+) -> torch.Tensor:
+    """``bool [W, A, A]``: which pairs of present boxes overlap. Two oriented boxes are disjoint iff one of
+    the four box axes separates their projections."""
     d = pos[:, None, :, :] - pos[:, :, None, :]  # [W, i, j, 2]: p_j - p_i
     c, s = torch.cos(heading), torch.sin(heading)
     rel = heading[:, None, :] - heading[:, :, None]
@@ -160,7 +167,7 @@ def box_overlaps(
     )
     a = pos.shape[1]
     pair = present[:, :, None] & present[:, None, :] & ~torch.eye(a, dtype=torch.bool, device=pos.device)
-    return (~separated & pair).any(-1)
+    return ~separated & pair
 
 
 def box_touches_segments(
