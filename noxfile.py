@@ -31,6 +31,8 @@ PACKAGES: dict[str, list[str]] = {
     "puffer-envs-ocean": ["./puffer-core[interop]", "./puffer-envs-ocean[test]"],
     # ale-py from the registry bundles the ROMs: nothing is downloaded at run time; no torch here
     "puffer-envs-atari": ["./puffer-core", "./puffer-envs-atari[test]"],
+    # torch comes from the shared copy (see shared_torch): the package's own torch>=2.1 is then satisfied
+    "puffer-envs-gpudrive": [TORCH, "./puffer-core", "./puffer-envs-gpudrive[test]"],
     # core[sb3]: SB3 depends on torch>=2.8, which the shared torch below satisfies: pip pulls no second copy
     # + the example plugin and the docs requirements: tests/test_docs.py builds the site and runs its samples
     "puffer-trainer": [
@@ -39,6 +41,7 @@ PACKAGES: dict[str, list[str]] = {
         "./puffer-kernels",
         "./puffer-envs-ocean",
         "./puffer-envs-atari",
+        "./puffer-envs-gpudrive",
         "./puffer-trainer[test]",
         "./examples/puffer-envs-example",
         "-r",
@@ -59,6 +62,8 @@ EXTRA_TEST_PATHS: dict[str, list[str]] = {
         "tests/test_docs.py",  # the docs site builds with -W, and every code sample in it runs
         "tests/interop/test_sb3.py",  # ... and Stable-Baselines3 where torch is installed
         "tests/test_versions.py",  # sibling ranges, versions, changelogs (tomli on Python 3.10 comes with it)
+        # the trainer over a tensor env: env -> policy -> buffer without numpy
+        "puffer-envs-gpudrive/tests/test_trainer_tensor_path.py",
     ],
 }
 

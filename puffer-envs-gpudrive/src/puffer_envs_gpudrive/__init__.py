@@ -1,3 +1,9 @@
-"""Multi-agent driving: GPUDrive and a batched driving sim on torch (not implemented yet: see README)."""
+"""Multi-agent driving for Puffer: a batched driving simulator on torch, and GPUDrive where it is installed.
 
-__version__ = "0.1.0"
+Modules: ``env`` (:class:`~puffer_envs_gpudrive.env.DriveEnv`, the ``drive/...`` ids), ``sim`` (the batched
+simulator), ``scenario`` (GPUDrive's JSON format), ``generator`` (synthetic scenarios), ``tensors`` (packing
+scenarios for the device), ``render`` (frames and GIFs), ``gpudrive_adapter`` (``gpudrive/...``), ``plugin``
+(registration). Importing the package imports none of them (nor torch).
+"""
+
+__version__ = "0.2.0"

@@ -163,7 +163,15 @@ class Trainer:
         self.timings = {"env": 0.0, "inference": 0.0, "copy": 0.0, "learn": 0.0}
         self._info_sums: dict[str, float] = {}
         self._info_counts: dict[str, float] = {}
-        self._gpu_env = str(getattr(vecenv, "device", "cpu")) != "cpu"
+        env_device = str(getattr(vecenv, "device", "cpu"))
+        # A tensor env ("cpu:0", "cuda", ...) hands its tensors straight to the policy and the buffer.
+        self._gpu_env = env_device != "cpu"
+        if self._gpu_env and not _same_device(torch.device(env_device), self.device):
+            self.notes.append(
+                f"the env keeps its tensors on {env_device} but train.device is {self.device}: every step is "
+                f"copied between them; set --train.device {torch.device(env_device).type} to train where the "
+                "env lives"
+            )
         self._pinned: tuple[torch.Tensor, torch.Tensor] | None = None
         self._staged: torch.cuda.Event | None = None
         if self.device.type == "cuda" and not self._gpu_env:
@@ -420,3 +428,13 @@ class Trainer:
         if getattr(self, "_owns_vecenv", False) and self.vecenv is not None:
             self.vecenv.close()
             self._owns_vecenv = False
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether tensors on ``a`` and ``b`` share memory (``cpu`` and ``cpu:0`` do; ``cuda`` is ``cuda:0``)."""
+    if a.type != b.type:
+        return False
+    if a.type == "cpu":
+        return True
+    current = torch.cuda.current_device() if a.type == "cuda" and torch.cuda.is_available() else 0
+    return (current if a.index is None else a.index) == (current if b.index is None else b.index)
