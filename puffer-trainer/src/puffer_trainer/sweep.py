@@ -175,6 +175,9 @@ def open_storage(url: str, heartbeat_s: int = 20) -> Any:
             f"bad sweep storage URL {url!r}: {error} (expected e.g. sqlite:///sweep.db or "
             "postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
         ) from None
+    if parsed.drivername == "postgresql":  # no driver named: the one the sweep extra installs (psycopg 3)
+        parsed = parsed.set(drivername="postgresql+psycopg")
+        url = parsed.render_as_string(hide_password=False)
     shown = hide_password(url)
     backend = parsed.get_backend_name()
     connect_args: dict[str, Any] = {}
@@ -186,14 +189,26 @@ def open_storage(url: str, heartbeat_s: int = 20) -> Any:
     elif backend in ("postgresql", "mysql"):
         connect_args["connect_timeout"] = 10
     try:
-        with _stable_enough():
-            return optuna.storages.RDBStorage(
-                url,
-                engine_kwargs={"connect_args": connect_args},
-                heartbeat_interval=heartbeat_s,
-                grace_period=3 * heartbeat_s,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
-            )
+        for attempt in range(5):
+            try:
+                with _stable_enough():
+                    return optuna.storages.RDBStorage(
+                        url,
+                        engine_kwargs={"connect_args": connect_args},
+                        heartbeat_interval=heartbeat_s,
+                        grace_period=3 * heartbeat_s,
+                        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                            max_retry=3
+                        ),
+                    )
+            except sqlalchemy.exc.SQLAlchemyError as error:
+                # Workers started together on a new database race to create its tables: the loser sees
+                # "already exists" (SQLite) or a duplicate key (PostgreSQL), and finds them a moment later.
+                racing = any(s in str(error) for s in ("already exists", "duplicate key"))
+                if not racing or attempt == 4:
+                    raise
+                time.sleep(0.5 + attempt)
+        raise AssertionError("unreachable")
     except ImportError as error:  # the URL's driver (psycopg2, pymysql) is not installed
         raise StorageError(f"sweep storage {shown}: the database driver is missing: {error}") from None
     except sqlalchemy.exc.NoSuchModuleError:
@@ -210,9 +225,11 @@ def _fingerprint(config: Config, sweep: SweepConfig) -> dict[str, Any]:
     data.pop("run")
     for machine_local in ("device", "torch_threads"):  # each worker may train where and how it likes
         data["train"].pop(machine_local)
-    space = [{k: v for k, v in dataclasses.asdict(p).items() if k != "integer"} for p in sweep.space]
-    for dim in space:
-        dim["values"] = list(dim["values"])
+    space = {}
+    for dim in sweep.space:
+        fields = dataclasses.asdict(dim)
+        space[dim.key] = {k: fields[k] for k in ("distribution", "min", "max", "center")}
+        space[dim.key]["values"] = list(dim.values)
     return {"config": data, "space": space, "metric": sweep.metric}
 
 
@@ -701,7 +718,10 @@ def run_sweep(
         state = {"written": 0.0, "shown": 0.0, "pruned": None, "capped": False}
         show_every = max(10.0, (sweep.max_cost_s or 300.0) / 6)
 
-        def progress(step: int, seconds: float, score: float | None) -> bool:
+        def progress(step: int, loop_seconds: float, score: float | None) -> bool:
+            # Seconds since launch, not since the training loop started: building the env and the policy is
+            # part of a config's cost, and the cap and the curves count it as RunResult.elapsed_s does.
+            seconds = time.perf_counter() - launched
             if score is not None and math.isfinite(score):
                 curve.append([round(seconds, 2), int(step), float(score)])
             if seconds - state["shown"] >= show_every:
@@ -731,6 +751,7 @@ def run_sweep(
 
         with open(logs / f"{name}.log", "w", encoding="utf-8") as log:
             try:
+                launched = time.perf_counter()
                 result = train(trial_config, stream=log, progress=progress)
             except Exception as error:
                 from .errors import NonFiniteLossError
