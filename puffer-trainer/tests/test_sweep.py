@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -91,6 +92,16 @@ def test_space_sits_next_to_its_values_and_train_ignores_it(sweep_file):
     ]  # fmt: skip
     # `puffer train --config` takes the same file: the [sweep] table is not part of a run's config.
     assert load_config(ENV_ID, sweep_file).train.total_timesteps == 2048
+
+
+def test_the_readme_example_is_a_valid_sweep_file(tmp_path):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = next(b for b in readme.split("```toml\n")[1:] if "[sweep.train.learning_rate]" in b)
+    (tmp_path / "sweep.toml").write_text(example.split("```")[0])
+    config, sweep = load_sweep_config(ENV_ID, tmp_path / "sweep.toml")
+    assert sweep.max_runs == 40 and sweep.max_cost_s == 120 and config.train.learning_rate == 0.01
+    space = {p.key: p for p in resolve_space(sweep.space, config, num_agents=1024)}
+    assert set(space) == {"train.learning_rate", "train.gamma", "train.minibatch_size", "policy.activation"}
 
 
 def test_centers_default_to_the_registered_config():
@@ -264,7 +275,7 @@ def test_sweep_runs_center_first_skips_invalid_configs_and_writes_its_outputs(tm
 def test_cost_cap_and_pruning_stop_runs(tmp_path, sweep_file):
     config, sweep = load_sweep_config(
         ENV_ID, sweep_file,
-        ["--train.total-timesteps", "10000000", "--sweep.max-cost-s", "1.5", "--sweep.prune-percentile", "50",
+        ["--train.total-timesteps", "10000000", "--sweep.max-cost-s", "3", "--sweep.prune-percentile", "50",
          "--sweep.prune-min-runs", "1", "--sweep.prune-warmup-s", "0.5", "--sweep.dir", str(tmp_path / "s")],
     )  # fmt: skip
     sweep.space = [p for p in sweep.space if p.key != "train.minibatch_size"]
@@ -288,9 +299,9 @@ def test_cost_cap_and_pruning_stop_runs(tmp_path, sweep_file):
     finally:
         sw.CURVE_WRITE_S = saved
     first, *later = result.trials
-    assert first.state == "COMPLETE" and 1.5 <= first.cost_s < 6 and first.steps < 10_000_000  # capped
+    assert first.state == "COMPLETE" and 3 <= first.cost_s < 10 and first.steps < 10_000_000  # capped
     assert later and all(t.state == "PRUNED" and "below the 50th percentile" in t.note for t in later)
-    assert all(t.curve[-1][0] < 1.5 for t in later)
+    assert all(t.curve[-1][0] < 3 for t in later)
 
 
 def sweep_cmd(sweep_file: Path, folder: Path, *extra: str) -> list[str]:
@@ -332,8 +343,11 @@ def test_a_killed_sweep_resumes_where_it_stopped(tmp_path, sweep_file):
     assert trials[1].state.name == "COMPLETE"
     assert sum(t.state.name == "COMPLETE" for t in trials) == 2  # max_runs counts the runs, not the retry
     # Started again with everything done, it only reports.
-    again = subprocess.run(resume, capture_output=True, text=True, env=child_env(), timeout=120)
-    assert again.returncode == 0 and "[trial" not in again.stdout and len(states(storage)) == len(trials)
+    config, sweep = load_sweep_config(ENV_ID, sweep_file, [*resume[resume.index("--config") + 2 :]])
+    out = tmp_path / "again.txt"
+    with open(out, "w") as stream:
+        sw.run_sweep(config, sweep, stream=stream)
+    assert "[trial" not in out.read_text() and len(states(storage)) == len(trials)
 
 
 def two_workers(sweep_file: Path, tmp_path: Path, storage: str | None) -> list[optuna.trial.FrozenTrial]:
@@ -361,13 +375,14 @@ def test_two_workers_share_one_sqlite_study(tmp_path, sweep_file):
 
 
 @pytest.fixture
-def postgres(tmp_path_factory) -> str:
+def postgres() -> str:
     """A throwaway PostgreSQL server (initdb + pg_ctl of this machine) on a free port; yields its URL."""
     initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
     if initdb is None or pg_ctl is None:
         pytest.skip("PostgreSQL's initdb/pg_ctl are not on PATH: this test starts a local PostgreSQL server")
     pytest.importorskip("psycopg", reason="the PostgreSQL driver psycopg is not installed (sweep extra)")
-    root = tmp_path_factory.mktemp("pg")
+    # Not under pytest's tmp folder: that is private to this user, and the server may run as another.
+    root = Path(tempfile.mkdtemp(prefix="puffer-pg-"))
     prefix: list[str] = []
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as nobody
         runuser = shutil.which("runuser")
@@ -379,16 +394,19 @@ def postgres(tmp_path_factory) -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     data = root / "data"
-    subprocess.run([*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
-                   check=True, capture_output=True, timeout=120)  # fmt: skip
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -F"
-    subprocess.run([*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"],
-                   check=True, capture_output=True, timeout=120)  # fmt: skip
+    for command in (
+        [initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
+        [pg_ctl, "-D", str(data), "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -F",
+         "-l", str(root / "log"), "-w", "start"],
+    ):  # fmt: skip
+        done = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}{done.stderr}"
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True,
                        timeout=120)  # fmt: skip
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_two_workers_share_one_postgresql_study(tmp_path, sweep_file, postgres):
@@ -405,11 +423,15 @@ def test_storage_errors_are_one_line(tmp_path, sweep_file):
         ("nosuchdb://x/y", "unknown database kind"),
         (f"postgresql://u:secret@127.0.0.1:{closed}/db", "cannot use the sweep storage"),
     ]:
-        proc = subprocess.run(sweep_cmd(sweep_file, tmp_path / "s", "--sweep.storage", url),
-                              capture_output=True, text=True, env=child_env(), timeout=120)  # fmt: skip
-        assert proc.returncode == 2, proc.stderr
-        lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and expected in lines[0] and "secret" not in lines[0], proc.stderr
+        with pytest.raises(sw.StorageError) as caught:
+            sw.open_storage(url)
+        message = str(caught.value)
+        assert "\n" not in message and expected in message and "secret" not in message, message
+    # On the command line: one line and exit status 2.
+    proc = subprocess.run(sweep_cmd(sweep_file, tmp_path / "s", "--sweep.storage", f"postgresql://127.0.0.1:{closed}/x"),
+                          capture_output=True, text=True, env=child_env(), timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("puffer: error: cannot use the sweep storage postgresql"), proc.stderr
 
 
 def test_a_study_refuses_another_search(tmp_path, sweep_file):

@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", metavar="FILE", help="TOML file with the values and their [sweep.SECTION.KEY] ranges"
     )
     sweep.add_argument("--wandb", action="store_true", help="log every run to wandb, one group per sweep")
+    sweep.add_argument(
+        "--report", action="store_true", help="start no run: print and write the results of the study so far"
+    )
     return parser
 
 
@@ -411,7 +414,7 @@ def _sweep(args: argparse.Namespace, overrides: list[str]) -> int:
     config, sweep = load_sweep_config(args.env, args.config, [*overrides, *extra])
     for warning in config.warnings:
         print(f"puffer: warning: {warning}", file=sys.stderr)
-    run_sweep(config, sweep)
+    run_sweep(config, sweep, report_only=args.report)
     return 0
 
 

@@ -967,7 +967,7 @@ def resolve_space(
                     raise ConfigError(f"{where}: pow2 bounds must be powers of two, got {bound:g}")
             if center is not None and not _is_pow2(center):
                 raise ConfigError(f"{where}: the center {center!r} is not a power of two")
-            integer = True
+            low, high, integer = int(low), int(high), True
         elif kind == "logit":
             if low is None:
                 if center is None or not 0 < center < 1:

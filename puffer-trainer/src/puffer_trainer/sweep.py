@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import importlib
 import json
 import math
 import os
@@ -74,6 +75,7 @@ __all__ = [
     "pareto_front",
     "pick_best",
     "write_pareto_png",
+    "warm_up",
 ]
 
 INSTALL_HINT = "pip install 'puffer-trainer[sweep]'"
@@ -633,12 +635,15 @@ def run_sweep(
     *,
     stream: IO[str] | None = None,
     train_fn: Callable[..., Any] | None = None,
+    report_only: bool = False,
 ) -> SweepResult:
     """Search ``sweep.space`` around ``config`` until the study holds ``max_runs`` runs (or ``max_time_s``).
 
     Several processes (on one machine or many, with a shared storage) may run this on the same study at
     once; each takes the next trial. Returns the study's results (all workers' trials so far) and writes
-    ``pareto.png``, ``best.toml`` and ``trials.csv`` into the sweep folder.
+    ``pareto.png``, ``best.toml`` and ``trials.csv`` into the sweep folder. ``report_only`` starts no run:
+    it only writes and prints the results of the study so far. ``train_fn`` replaces
+    :func:`puffer_trainer.run.run` (same ``config, stream=, progress=`` call), e.g. to wrap it in tests.
     """
     optuna = _optuna()
     from .evaluation import evaluate_checkpoint
@@ -673,8 +678,10 @@ def run_sweep(
     say(f"up to {sweep.max_runs} runs, each {cap}; score: {sweep.metric or 'score/episode_return'} over "
         f"{sweep.eval_episodes} evaluation episodes")  # fmt: skip
 
-    _recover_dead_trials(study, say)
     states = optuna.trial.TrialState
+    if report_only:
+        return finish(config, resolved, study, folder, url, say, to_toml)
+    _recover_dead_trials(study, say)
     if not study.get_trials(deepcopy=False):
         study.enqueue_trial(center_params(space), user_attrs={"center": True}, skip_if_exists=True)
     host_pid = f"{socket.gethostname()}:{os.getpid()}"
@@ -728,11 +735,10 @@ def run_sweep(
                 state["shown"] = seconds
                 said = "no episode yet" if score is None else f"training score {score:.4g}"
                 say(f"[trial {trial.number}] {seconds:5.0f}s {step:>13,} steps  {said}")
-            if sweep.max_cost_s is not None and seconds >= sweep.max_cost_s:
-                state["capped"] = True
-                return True
+            capped = sweep.max_cost_s is not None and seconds >= sweep.max_cost_s
             if seconds - state["written"] < CURVE_WRITE_S:
-                return False
+                state["capped"] = capped
+                return capped
             state["written"] = seconds
             trial.set_user_attr("curve", curve)
             compared = study.get_trials(deepcopy=False, states=counted)
@@ -744,10 +750,11 @@ def run_sweep(
             reason = prune_decision(
                 seconds, score, others, sweep.prune_percentile, sweep.prune_min_runs, sweep.prune_warmup_s
             )
-            if reason is not None:
+            if reason is not None:  # checked before the cap: a run both capped and behind was pruned
                 state["pruned"] = reason
                 return True
-            return False
+            state["capped"] = capped
+            return capped
 
         with open(logs / f"{name}.log", "w", encoding="utf-8") as log:
             try:
@@ -809,6 +816,7 @@ def run_sweep(
             f"{result.elapsed_s:.0f}s of training{capped}, {result.global_step:,} steps{reached}")
         return score, float(result.elapsed_s)
 
+    warm_up(config)
     started = time.perf_counter()
     invalid = errors = 0
     while True:
@@ -829,7 +837,7 @@ def run_sweep(
         try:
             # InvalidConfigError: the trial is FAIL with its reason, the search goes on.
             with _stable_enough():  # optimize fails stale trials through an experimental function
-                study.optimize(objective, n_trials=1, catch=(InvalidConfigError,), gc_after_trial=False)
+                study.optimize(objective, n_trials=1, catch=(InvalidConfigError,), gc_after_trial=True)
         except TrialFailedError as error:
             errors += 1
             if errors >= MAX_ERRORS_IN_A_ROW:
@@ -849,6 +857,26 @@ def run_sweep(
         else:
             invalid = 0
     return finish(config, resolved, study, folder, url, say, to_toml)
+
+
+def warm_up(config: Config) -> None:
+    """Pay the process's one-time costs before the first run: importing torch and the trainer, loading the
+    advantage kernel, starting the device. Otherwise they would count as the first run's cost (seconds, the
+    first run being the config's own values) and none of the others'."""
+    import torch
+
+    from . import advantage, logging, trainer  # noqa: F401  (imported for their side effect: loaded)
+
+    if config.train.device.startswith("cuda") and torch.cuda.is_available():
+        torch.zeros(1, device=config.train.device).sum().item()
+    # torch's optimizers import torch._dynamo on first use (torch._disable_dynamo): seconds, more on a busy
+    # machine. Then the advantage kernel and what draws curve.png.
+    modules = ("torch._dynamo", "puffer_kernels", "matplotlib.backends.backend_agg", "matplotlib.figure")
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:  # reported by whoever needs it
+            pass
 
 
 def _requeue_interrupted(study: Any, host_pid: str) -> None:
