@@ -101,8 +101,9 @@ for label, r in results.items():
         print(f"{label}: perf 0.95 (score {r['target']:g}) after {r['reached_s']:.1f}s ({r['steps']:,} steps in "
               f"{r['elapsed_s']:.0f}s)")
     else:
+        final = "none" if r["final_score"] is None else f"{r['final_score']:.1f}"
         print(f"{label}: perf 0.95 not reached in {r['elapsed_s']:.0f}s ({r['steps']:,} steps; final training score "
-              f"{r['final_score']})")
+              f"{final})")
 d, b = results["default"], results["best"]
 if d and b and b["reached_s"] is not None:
     if d["reached_s"] is not None:

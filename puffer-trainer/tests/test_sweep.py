@@ -299,7 +299,8 @@ def test_cost_cap_and_pruning_stop_runs(tmp_path, sweep_file):
     finally:
         sw.CURVE_WRITE_S = saved
     first, *later = result.trials
-    assert first.state == "COMPLETE" and 3 <= first.cost_s < 10 and first.steps < 10_000_000  # capped
+    assert first.state == "COMPLETE" and first.cost_s >= 3 and first.steps < 10_000_000  # capped
+    assert first.note == "capped at max_cost_s" and first.curve[-1][0] >= 3
     assert later and all(t.state == "PRUNED" and "below the 50th percentile" in t.note for t in later)
     assert all(t.curve[-1][0] < 3 for t in later)
 
@@ -351,7 +352,9 @@ def test_a_killed_sweep_resumes_where_it_stopped(tmp_path, sweep_file):
 
 
 def two_workers(sweep_file: Path, tmp_path: Path, storage: str | None) -> list[optuna.trial.FrozenTrial]:
-    extra = ["--sweep.max-runs", "4"] + (["--sweep.storage", storage] if storage else [])
+    # Runs of 2 s: long enough that one worker cannot take them all before the other has started.
+    extra = ["--sweep.max-runs", "4", "--train.total-timesteps", "1000000", "--sweep.max-cost-s", "2"]
+    extra += ["--sweep.storage", storage] if storage else []
     procs = [
         subprocess.Popen(sweep_cmd(sweep_file, tmp_path / "s", *extra), stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, env=child_env())  # fmt: skip
@@ -438,8 +441,8 @@ def test_a_study_refuses_another_search(tmp_path, sweep_file):
     config, sweep = load_sweep_config(ENV_ID, sweep_file)
     storage = sw.open_storage(f"sqlite:///{tmp_path / 'study.db'}")
     dims = resolve_space(sweep.space, config, num_agents=16)
-    sw.open_study(config, _with(sweep, dims), storage, "s")
-    sw.open_study(config, _with(sweep, dims), storage, "s")  # the same search continues
+    assert sw.open_study(config, _with(sweep, dims), storage, "s")[1]  # created
+    assert not sw.open_study(config, _with(sweep, dims), storage, "s")[1]  # the same search continues
     wider = [ParamSpace(**{**d.__dict__, "max": d.max * 2}) if d.key == "train.learning_rate" else d
              for d in dims]  # fmt: skip
     with pytest.raises(ConfigError, match="started with another config or search space .*learning_rate"):

@@ -244,30 +244,48 @@ def _differences(a: Any, b: Any, path: str = "") -> list[str]:
     return [] if a == b else [path or "value"]
 
 
-def open_study(config: Config, sweep: SweepConfig, storage: Any, study_name: str) -> Any:
-    """Create the study (score up, cost down) or continue it, checking that it searches the same thing."""
+def open_study(
+    config: Config, sweep: SweepConfig, storage: Any, study_name: str, wait_s: float = 60.0
+) -> tuple[Any, bool]:
+    """Create the study (score up, cost down) or continue it, checking that it searches the same thing.
+
+    Returns ``(study, created)``. Of several workers started at once, exactly one creates the study (the
+    storage's unique study name decides) and records what it searches; the others wait up to ``wait_s`` for
+    that record and compare theirs with it.
+    """
     optuna = _optuna()
     fingerprint = json.loads(json.dumps(_fingerprint(config, sweep)))
-    study = optuna.create_study(
-        storage=storage,
-        study_name=study_name,
-        directions=["maximize", "minimize"],
-        load_if_exists=True,
-    )
-    saved = study.user_attrs.get("puffer")
-    if saved is None:
+    directions = ["maximize", "minimize"]
+    try:
+        study = optuna.create_study(storage=storage, study_name=study_name, directions=directions)
+        created = True
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(storage=storage, study_name=study_name)
+        created = False
+    if created:
         study.set_user_attr("puffer", fingerprint)
         with _stable_enough():
             study.set_metric_names(["score", "cost_s"])
-    else:
-        different = _differences(saved, fingerprint)
-        if different:
-            shown = ", ".join(different[:6]) + (", ..." if len(different) > 6 else "")
-            raise ConfigError(
-                f"study {study_name!r} was started with another config or search space (differs in: "
-                f"{shown}); continue it with the same config, or start a new one with --sweep.study-name NAME"
-            )
-    return study
+        return study, True
+    deadline = time.monotonic() + wait_s
+    saved = study.user_attrs.get("puffer")
+    while saved is None and time.monotonic() < deadline:  # its creator is writing the record right now
+        time.sleep(0.5)
+        saved = optuna.load_study(storage=storage, study_name=study_name).user_attrs.get("puffer")
+    if saved is None:  # a study made by someone else (or whose creator died at once): adopt it
+        study.set_user_attr("puffer", fingerprint)
+        return study, False
+    if [d.value for d in study.directions] != [optuna.study.StudyDirection.MAXIMIZE.value,
+                                                optuna.study.StudyDirection.MINIMIZE.value]:  # fmt: skip
+        raise ConfigError(f"study {study_name!r} is not a puffer sweep (it optimizes {study.directions})")
+    different = _differences(saved, fingerprint)
+    if different:
+        shown = ", ".join(different[:6]) + (", ..." if len(different) > 6 else "")
+        raise ConfigError(
+            f"study {study_name!r} was started with another config or search space (differs in: "
+            f"{shown}); continue it with the same config, or start a new one with --sweep.study-name NAME"
+        )
+    return study, False
 
 
 # -- the search space on optuna ---------------------------------------------------------------------------
@@ -664,7 +682,7 @@ def run_sweep(
     env_defaults = dict(puffer_core.spec(config.env_id).default_kwargs or {})
     space = resolve_space(sweep.space, config, count_agents(config), env_defaults)
     resolved = dataclasses.replace(sweep, space=space)
-    study = open_study(config, resolved, storage, study_name)
+    study, created = open_study(config, resolved, storage, study_name)
     say(f"sweep {study_name!r} on {config.env_id}: storage {hide_password(url)}, folder {folder}")
     say(f"search space ({len(space)} values; the first run is the config's own values):")
     for dim in space:
@@ -682,8 +700,8 @@ def run_sweep(
     if report_only:
         return finish(config, resolved, study, folder, url, say, to_toml)
     _recover_dead_trials(study, say)
-    if not study.get_trials(deepcopy=False):
-        study.enqueue_trial(center_params(space), user_attrs={"center": True}, skip_if_exists=True)
+    if created:  # one worker, once per study: the first run is the config's own values
+        study.enqueue_trial(center_params(space), user_attrs={"center": True})
     host_pid = f"{socket.gethostname()}:{os.getpid()}"
     metric = sweep.metric
     eval_overrides = {}
