@@ -279,7 +279,7 @@ def test_cost_cap_and_pruning_stop_runs(tmp_path, sweep_file):
          "--sweep.prune-min-runs", "1", "--sweep.prune-warmup-s", "0.5", "--sweep.dir", str(tmp_path / "s")],
     )  # fmt: skip
     sweep.space = [p for p in sweep.space if p.key != "train.minibatch_size"]
-    calls = []
+    calls, results = [], []
 
     def train(trial_config, stream, progress):
         from puffer_trainer.run import run
@@ -291,7 +291,8 @@ def test_cost_cap_and_pruning_stop_runs(tmp_path, sweep_file):
         def shaped(step, seconds, score):
             return progress(step, seconds, seconds if first else -seconds)
 
-        return run(trial_config, stream=stream, progress=shaped, handle_signals=False)
+        results.append(run(trial_config, stream=stream, progress=shaped, handle_signals=False))
+        return results[-1]
 
     sw.CURVE_WRITE_S, saved = 0.2, sw.CURVE_WRITE_S
     try:
@@ -301,6 +302,8 @@ def test_cost_cap_and_pruning_stop_runs(tmp_path, sweep_file):
     first, *later = result.trials
     assert first.state == "COMPLETE" and first.cost_s >= 3 and first.steps < 10_000_000  # capped
     assert first.note == "capped at max_cost_s" and first.curve[-1][0] >= 3
+    # run()'s progress hook stopped it the clean way: a final checkpoint (which the sweep evaluated)
+    assert results[0].stopped_by == "progress" and results[0].checkpoint.is_file()
     assert later and all(t.state == "PRUNED" and "below the 50th percentile" in t.note for t in later)
     assert all(t.curve[-1][0] < 3 for t in later)
 
@@ -334,7 +337,7 @@ def test_a_killed_sweep_resumes_where_it_stopped(tmp_path, sweep_file):
     assert [t.state.name for t in killed] == ["RUNNING"]  # left behind by the killed worker
     params = killed[0].params
 
-    resume = sweep_cmd(sweep_file, folder, *long, "--sweep.max-runs", "2", "--sweep.max-cost-s", "2")
+    resume = sweep_cmd(sweep_file, folder, *long, "--sweep.max-runs", "1", "--sweep.max-cost-s", "2")
     done = subprocess.run(resume, capture_output=True, text=True, env=child_env(), timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "trial 0 was running in process" in done.stdout and "again: trial 0 died" in done.stdout
@@ -342,7 +345,8 @@ def test_a_killed_sweep_resumes_where_it_stopped(tmp_path, sweep_file):
     assert trials[0].state.name == "FAIL"
     assert trials[1].user_attrs["retry_of"] == 0 and trials[1].params == params  # the same values again
     assert trials[1].state.name == "COMPLETE"
-    assert sum(t.state.name == "COMPLETE" for t in trials) == 2  # max_runs counts the runs, not the retry
+    # max_runs counts finished runs: the killed one does not count, its retry does, and nothing else ran
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
     # Started again with everything done, it only reports.
     config, sweep = load_sweep_config(ENV_ID, sweep_file, [*resume[resume.index("--config") + 2 :]])
     out = tmp_path / "again.txt"

@@ -523,7 +523,7 @@ def write_pareto_png(
     axes.set_ylabel("score: end-of-run evaluation")
     axes.set_title(title, fontsize=10)
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=7, loc="lower right")
+    axes.legend(fontsize=7, loc="best")
     figure.tight_layout()
     path = Path(path)
     with atomic_write(path) as handle:
