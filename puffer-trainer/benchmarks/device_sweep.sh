@@ -5,10 +5,11 @@
 #
 # Run from the repository root, with .whl/ holding the py3.12 wheels below:
 #   BUDGET_S=900 bash puffer-trainer/benchmarks/device_sweep.sh
-# Wheels (the device has no optuna); from the repository root of a machine with the registry:
+# Wheels: the device has no optuna (its image has matplotlib, rich, numpy, PyYAML, tqdm, MarkupSafe,
+# typing-extensions, packaging); from the repository root of a machine with the registry:
 #   pip download --python-version 3.12 --only-binary=:all: --platform manylinux2014_x86_64 \
 #     --platform manylinux_2_17_x86_64 --no-deps -d .whl optuna==5.0.0 sqlalchemy==2.1.9 alembic==1.20.1 \
-#     mako==1.4.3 markupsafe colorlog==6.12.0 tqdm pyyaml typing_extensions cffi pycparser
+#     mako==1.4.3 colorlog==6.12.0 cffi pycparser
 #
 # Phases, one after the other (setup, a minute or two of pip builds, comes on top of BUDGET_S):
 #   1. the registered default alone: `time_to_target.py`, --env.num-envs 8192, capped at SOLO_S seconds;
