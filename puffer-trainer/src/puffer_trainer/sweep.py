@@ -190,10 +190,16 @@ def open_storage(url: str, heartbeat_s: int = 20) -> Any:
         connect_args["timeout"] = 120
     elif backend in ("postgresql", "mysql"):
         connect_args["connect_timeout"] = 10
+    lock_path = None
+    if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
+        lock_path = Path(parsed.database).expanduser().with_name(Path(parsed.database).name + ".init-lock")
     try:
         for attempt in range(5):
             try:
-                with _stable_enough():
+                # Workers started together on a new database race to create its tables and its version row.
+                # On one machine (SQLite) a file lock lets them take turns; on a server the loser sees
+                # "already exists", a duplicate key or a unique constraint, and finds all made a moment later.
+                with _stable_enough(), _file_lock(lock_path):
                     return optuna.storages.RDBStorage(
                         url,
                         engine_kwargs={"connect_args": connect_args},
@@ -204,9 +210,8 @@ def open_storage(url: str, heartbeat_s: int = 20) -> Any:
                         ),
                     )
             except sqlalchemy.exc.SQLAlchemyError as error:
-                # Workers started together on a new database race to create its tables: the loser sees
-                # "already exists" (SQLite) or a duplicate key (PostgreSQL), and finds them a moment later.
-                racing = any(s in str(error) for s in ("already exists", "duplicate key"))
+                text = str(error).lower()
+                racing = any(s in text for s in ("already exists", "duplicate key", "unique constraint"))
                 if not racing or attempt == 4:
                     raise
                 time.sleep(0.5 + attempt)
@@ -219,6 +224,25 @@ def open_storage(url: str, heartbeat_s: int = 20) -> Any:
         detail = str(getattr(error, "orig", None) or error).strip().splitlines()
         reason = detail[0] if detail else type(error).__name__
         raise StorageError(f"cannot use the sweep storage {shown}: {reason}") from None
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path | None) -> Any:
+    """An exclusive lock on ``path`` (created if needed) while the block runs; nothing when None or where
+    ``fcntl`` does not exist (Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None
+    if path is None or fcntl is None:
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _fingerprint(config: Config, sweep: SweepConfig) -> dict[str, Any]:
