@@ -26,13 +26,13 @@ heartbeats, and the Pareto front. What this module adds:
   name: a trial whose process died (SIGKILL, a lost machine) is failed and retried with the same values,
   found at once on the same host (its process is gone) and through optuna's heartbeat on others.
 - **Outputs** in the sweep folder: ``pareto.png``, ``best.toml`` (a file ``puffer train --config`` takes),
-  ``trials.csv``, each trial's run folder and log, and a table of the best runs on the terminal.
+  ``trials.csv``, each trial's run folder and log, and a table of the best runs on the terminal (the front,
+  the best pick, the table and the plot are in :mod:`puffer_trainer.sweep_results`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import importlib
 import json
@@ -43,7 +43,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -58,6 +58,15 @@ from .config import (
     resolve_space,
     set_value,
     sigmoid,
+)
+from .sweep_results import (
+    TrialRecord,
+    fmt_value,
+    pareto_front,
+    pick_best,
+    results_table,
+    write_csv,
+    write_pareto_png,
 )
 
 __all__ = [
@@ -97,21 +106,6 @@ class InvalidConfigError(ConfigError):
 
 class TrialFailedError(RuntimeError):
     """A run that raised (an env error, ...); the sweep goes on unless this happens several times in a row."""
-
-
-@dataclass
-class TrialRecord:
-    """One finished trial as the sweep reports it."""
-
-    number: int
-    state: str  #: "COMPLETE", "PRUNED", "FAIL", "RUNNING" or "WAITING"
-    score: float | None  #: the end-of-run evaluation (COMPLETE only)
-    cost_s: float | None  #: wall-clock seconds of training
-    values: dict[str, Any] = field(default_factory=dict)  #: the config values drawn (``section.key``)
-    steps: int | None = None
-    note: str = ""  #: why a trial was pruned, skipped or failed
-    curve: list[list[float]] = field(default_factory=list)  #: ``[seconds, step, training score]``
-    target_reached_s: float | None = None  #: when the training score first reached ``run.score_target``
 
 
 @dataclass
@@ -470,91 +464,6 @@ def _percentile(values: Sequence[float], q: float) -> float:
 
 
 # -- results ----------------------------------------------------------------------------------------------
-def pareto_front(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
-    """Completed trials that no other beats on both objectives (score up, cost down), cheapest first."""
-    done = [t for t in trials if t.state == "COMPLETE" and t.score is not None and t.cost_s is not None]
-    front = []
-    for t in done:
-        dominated = any(
-            o.score >= t.score and o.cost_s <= t.cost_s and (o.score > t.score or o.cost_s < t.cost_s)
-            for o in done
-        )
-        if not dominated:
-            front.append(t)
-    return sorted(front, key=lambda t: (t.cost_s, -t.score, t.number))
-
-
-def pick_best(front: Sequence[TrialRecord], target: float | None) -> TrialRecord | None:
-    """The cheapest trial of the front that scores at least ``target``; else (or with no target) the
-    highest-scoring one."""
-    if not front:
-        return None
-    if target is not None:
-        reaching = [t for t in front if t.score >= target]
-        if reaching:
-            return min(reaching, key=lambda t: (t.cost_s, t.number))
-    return max(front, key=lambda t: (t.score, -t.cost_s))
-
-
-def write_pareto_png(
-    trials: Sequence[TrialRecord],
-    front: Sequence[TrialRecord],
-    best: TrialRecord | None,
-    path: str | os.PathLike[str],
-    title: str,
-    target: float | None = None,
-    baseline: TrialRecord | None = None,
-) -> Path:
-    """Score against cost of every completed trial, the Pareto front as a staircase, the best circled."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    from .checkpoint import atomic_write
-
-    figure = Figure(figsize=(7.5, 5), dpi=110)
-    axes = figure.add_subplot(1, 1, 1)
-    done = [t for t in trials if t.state == "COMPLETE" and t.score is not None]
-    axes.scatter([t.cost_s for t in done], [t.score for t in done], s=22, c="#8aa0b8", label="run", zorder=2)
-    pruned = [t for t in trials if t.state == "PRUNED" and t.curve]
-    if pruned:
-        axes.scatter(
-            [t.curve[-1][0] for t in pruned], [t.curve[-1][2] for t in pruned], s=22, marker="x",
-            c="#c9a0a0", label="pruned (training score when stopped)", zorder=2,
-        )  # fmt: skip
-    if front:
-        xs, ys = [], []
-        for t in front:  # a staircase: each front point holds until the next, better one
-            if xs:
-                xs.append(t.cost_s)
-                ys.append(ys[-1])
-            xs.append(t.cost_s)
-            ys.append(t.score)
-        axes.plot(xs, ys, "-o", c="#d0552b", ms=5, lw=1.5, label="Pareto front", zorder=3)
-        for t in front:
-            axes.annotate(f"#{t.number}", (t.cost_s, t.score), textcoords="offset points", xytext=(4, -10),
-                          fontsize=7, color="#d0552b")  # fmt: skip
-    if baseline is not None and baseline.score is not None:
-        axes.scatter([baseline.cost_s], [baseline.score], s=90, facecolors="none", edgecolors="black",
-                     label=f"first run (the config's own values), #{baseline.number}", zorder=4)  # fmt: skip
-    if best is not None:
-        axes.scatter([best.cost_s], [best.score], s=160, marker="*", c="#2b8a3e", zorder=5,
-                     label=f"best (#{best.number}): {best.score:.4g} in {best.cost_s:.0f}s")  # fmt: skip
-    if target is not None:
-        axes.axhline(target, ls="--", c="gray", lw=1, label=f"target {target:g}")
-    axes.set_xlabel("cost: wall-clock seconds of training")
-    axes.set_ylabel("score: end-of-run evaluation")
-    axes.set_title(title, fontsize=10)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=7, loc="best")
-    figure.tight_layout()
-    path = Path(path)
-    with atomic_write(path) as handle:
-        figure.savefig(handle, format="png")
-    return path
-
-
 def _record(trial: Any) -> TrialRecord:
     attrs = trial.user_attrs
     state = trial.state.name
@@ -570,62 +479,6 @@ def _record(trial: Any) -> TrialRecord:
         curve=[list(p) for p in attrs.get("curve", [])],
         target_reached_s=attrs.get("target_reached_s"),
     )
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def results_table(records: Sequence[TrialRecord], front: Sequence[TrialRecord], best: TrialRecord | None,
-                  limit: int = 10) -> str:  # fmt: skip
-    """Plain text table of the best completed runs (highest score first); ``*`` marks the Pareto front."""
-    done = sorted(
-        (t for t in records if t.state == "COMPLETE" and t.score is not None),
-        key=lambda t: (-t.score, t.cost_s, t.number),
-    )[:limit]
-    if not done:
-        return "no run finished yet"
-    on_front = {t.number for t in front}
-    keys = sorted({k for t in done for k in t.values})
-    short = [k.split(".", 1)[1] for k in keys]
-    header = ["", "trial", "score", "cost_s", "steps", "target_s", *short]
-    rows = [header]
-    for t in done:
-        mark = "B" if best is not None and t.number == best.number else ""
-        mark += "*" if t.number in on_front else ""
-        target = "-" if t.target_reached_s is None else f"{t.target_reached_s:.0f}"
-        steps = "-" if t.steps is None else f"{t.steps / 1e6:.1f}M" if t.steps >= 1e6 else str(t.steps)
-        rows.append([mark, f"#{t.number}", _fmt(t.score), f"{t.cost_s:.1f}", steps, target,
-                     *(_fmt(t.values.get(k)) for k in keys)])  # fmt: skip
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.rjust(w) for cell, w in zip(r, widths)) for r in rows]
-    legend = "* on the Pareto front (no run both scored higher and cost less), B the best config"
-    return "\n".join([*lines, legend])
-
-
-def _write_csv(records: Sequence[TrialRecord], path: Path) -> None:
-    keys = sorted({k for t in records for k in t.values})
-    from .checkpoint import atomic_write
-
-    with atomic_write(path) as handle:
-        text = _csv_text(records, keys)
-        handle.write(text.encode())
-
-
-def _csv_text(records: Sequence[TrialRecord], keys: list[str]) -> str:
-    import io
-
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["trial", "state", "score", "cost_s", "steps", "target_reached_s", "note", *keys])
-    for t in records:
-        writer.writerow([t.number, t.state, t.score, t.cost_s, t.steps, t.target_reached_s, t.note,
-                         *(t.values.get(k) for k in keys)])  # fmt: skip
-    return out.getvalue()
 
 
 # -- the sweep -----------------------------------------------------------------------------------------------
@@ -713,9 +566,9 @@ def run_sweep(
         bounds = (
             f"{list(dim.values)}" if dim.distribution == "categorical"
             else "false/true" if dim.distribution == "bool"
-            else f"[{_fmt(dim.min)}, {_fmt(dim.max)}]"
+            else f"[{fmt_value(dim.min)}, {fmt_value(dim.max)}]"
         )  # fmt: skip
-        say(f"  {dim.key:<28} {dim.distribution:<11} {bounds:<24} center {_fmt(dim.center)}")
+        say(f"  {dim.key:<28} {dim.distribution:<11} {bounds:<24} center {fmt_value(dim.center)}")
     cap = f"{sweep.max_cost_s:g}s of training" if sweep.max_cost_s else "no cap"
     say(f"up to {sweep.max_runs} runs, each {cap}; score: {sweep.metric or 'score/episode_return'} over "
         f"{sweep.eval_episodes} evaluation episodes")  # fmt: skip
@@ -745,7 +598,7 @@ def run_sweep(
                 trial.set_user_attr(stale, None if stale != "curve" else [])
         values = sample_values(trial, space)
         trial.set_user_attr("values", values)
-        shown = " ".join(f"{k.split('.', 1)[1]}={_fmt(v)}" for k, v in values.items())
+        shown = " ".join(f"{k.split('.', 1)[1]}={fmt_value(v)}" for k, v in values.items())
         try:
             trial_config = apply_values(config, values)
             check_launchable(trial_config, count_agents(trial_config))
@@ -958,7 +811,7 @@ def finish(
     say(f"\n{counts['COMPLETE']} runs finished, {counts['PRUNED']} pruned, {counts['FAIL']} failed or never "
         f"launched; Pareto front: {len(front)} runs")  # fmt: skip
     say(result.table)
-    _write_csv(records, folder / "trials.csv")
+    write_csv(records, folder / "trials.csv")
     if records and any(r.state == "COMPLETE" for r in records):
         result.pareto_png = write_pareto_png(
             records, front, best, folder / "pareto.png", f"{config.env_id} · sweep {study.study_name}",
