@@ -111,7 +111,7 @@ SPEC = {
     ),
     "default_kwargs": {"num_envs": 1024},
     # Tuned first for our earlier 160x192 Breakout (sweeps on one H100 with puffer-trainer's
-    # benchmarks/device_sweep.sh); kept for this game except for minibatch_size. Measured on 2 shared CPU
+    # benchmarks/device_grid.sh); kept for this game except for minibatch_size. Measured on 2 shared CPU
     # cores, 1024 agents, one seed each, 60M steps (score of 864, random play 0.85):
     #   minibatch 4096 (registered): 1M 6.1 | 10M 20 | 20M 34 | 30M 67 | 40M 139 | 50M 198 | 60M 206 (0.24)
     #   minibatch 16384 (before):    1M 6.3 | 10M 7.5 | 20M 12 | 30M 19 | 40M 109 | 50M 153 | 60M 160

@@ -1,4 +1,4 @@
-"""The ``puffer`` command: ``train``, ``eval``, ``list``, ``autotune`` and ``new-env``.
+"""The ``puffer`` command: ``train``, ``eval``, ``list``, ``autotune``, ``sweep`` and ``new-env``.
 
 Config overrides are written ``--section.key value`` (or ``--section.key=value``; dashes and underscores
 are the same; a bare boolean flag means true), after or between the other arguments::
@@ -9,6 +9,7 @@ are the same; a bare boolean flag means true), after or between the other argume
     puffer list
     puffer autotune ocean/breakout --budget 30                # same agents, fastest layout here
     puffer new-env maze --c                                   # a plugin package with a C env
+    puffer sweep ocean/breakout --config sweep.toml --sweep.max-runs 30 --sweep.max-cost-s 120
     torchrun --nproc-per-node 2 -m puffer_trainer train ocean/breakout --train.device cuda
 
 Exit status: 0 on success, 1 when the run fails (non-finite loss, env error), 2 for bad usage or config,
@@ -153,8 +154,51 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--c", action="store_true", help="write the env in C instead of Python")
     new.add_argument(
         "--output", "-o", metavar="DIR", help="folder to create (default ./puffer-envs-FAMILY; must be empty)"
+    sweep = commands.add_parser(
+        "sweep",
+        help="search hyperparameters: the Pareto front of score against training time (sweep extra)",
+        allow_abbrev=False,
+        description="Train configs drawn from the search space ([sweep.SECTION.KEY] tables of the config, "
+        "or a default space of PPO hyperparameters around the env's registered config), score each final "
+        "policy on fresh episodes, and search for the best score per wall-clock second with optuna. The "
+        "study lives in --sweep.storage (default: an SQLite file in the sweep folder): run the command "
+        "again to continue a stopped sweep, or run it in several processes at once (with a PostgreSQL URL, "
+        "on several machines) to share the work. Writes pareto.png, best.toml (for puffer train --config) "
+        "and trials.csv.",
+    )
+    sweep.epilog = _sweep_keys_help()
+    sweep.formatter_class = argparse.RawDescriptionHelpFormatter
+    sweep.add_argument("env", metavar="ENV")
+    sweep.add_argument(
+        "--config", metavar="FILE", help="TOML file with the values and their [sweep.SECTION.KEY] ranges"
+    )
+    sweep.add_argument("--wandb", action="store_true", help="log every run to wandb, one group per sweep")
+    sweep.add_argument(
+        "--report", action="store_true", help="start no run: print and write the results of the study so far"
     )
     return parser
+
+
+def _sweep_keys_help() -> str:
+    """Every ``--sweep.KEY`` with its default, and the distributions a search-space table may use."""
+    import dataclasses
+    import textwrap
+
+    from .config import DISTRIBUTIONS, SweepConfig
+
+    items = [
+        f"{f.name.replace('_', '-')}={'none' if f.default is None else f.default}"
+        for f in dataclasses.fields(SweepConfig)
+        if f.name != "space"
+    ]
+    lines = ["sweep settings (--sweep.KEY value, or KEY = value in the file's [sweep] table):"]
+    lines.append(textwrap.fill(" ".join(items), width=100, initial_indent="    ", subsequent_indent="    "))
+    lines.append('search space: [sweep.train.learning_rate] distribution = "log" (min = ..., max = ...):')
+    for name, text in DISTRIBUTIONS.items():
+        lines.append(textwrap.fill(f"{name}: {text}", width=100, initial_indent="    ",
+                                   subsequent_indent="        "))  # fmt: skip
+    lines.append("    without min/max a range is spanned around the config's value (scale = factor).")
+    return "\n".join(lines)
 
 
 def _config_keys_help() -> str:
@@ -198,7 +242,7 @@ def _main(argv: list[str]) -> int:
     rest, overrides = split_overrides(argv)
     parser = build_parser()
     args = parser.parse_args(rest)
-    if args.command not in ("train", "eval", "autotune") and overrides:
+    if args.command not in ("train", "eval", "autotune", "sweep") and overrides:
         parser.error(f"{args.command} takes no config overrides, got {' '.join(overrides)}")
     # Checked before any work: an eval that renders its GIF last must not fail after the whole run.
     for flag in ("fps", "budget", "trial"):
@@ -215,6 +259,8 @@ def _main(argv: list[str]) -> int:
             return _list(sys.stdout)
         if args.command == "new-env":
             return _new_env(args)
+        if args.command == "sweep":
+            return _sweep(args, overrides)
         return _autotune(args, overrides)
     except KeyboardInterrupt:
         _error("interrupted")
@@ -235,7 +281,7 @@ def _report(error: Exception) -> int:
 
     if os.environ.get("PUFFER_TRACEBACK", "") not in ("", "0"):
         raise error
-    if type(error).__name__ in ("NonFiniteLossError", "RankFailedError"):
+    if type(error).__name__ in ("NonFiniteLossError", "RankFailedError", "TrialFailedError"):
         _error(f"training stopped: {error}")
         return EXIT_FAILED
     if isinstance(error, EnvWorkerError):  # the env crashed mid-run: its traceback is in the message
@@ -396,6 +442,15 @@ def _new_env(args: argparse.Namespace) -> int:
           f"  pip install '{made.path}[test]'")
     print(f"  puffer list && pytest {made.path / 'tests'}")
     print(f"  puffer train {made.env_id}")
+def _sweep(args: argparse.Namespace, overrides: list[str]) -> int:
+    from .config import load_sweep_config
+    from .sweep import run_sweep
+
+    extra = ["--run.wandb=true"] if args.wandb else []
+    config, sweep = load_sweep_config(args.env, args.config, [*overrides, *extra])
+    for warning in config.warnings:
+        print(f"puffer: warning: {warning}", file=sys.stderr)
+    run_sweep(config, sweep, report_only=args.report)
     return 0
 
 

@@ -44,6 +44,10 @@ __all__ = [
     "batch_sizes",
     "AUTO_MINIBATCH",
     "DEPRECATED_KEYS",
+    "SweepConfig",
+    "ParamSpace",
+    "DISTRIBUTIONS",
+    "load_sweep_config",
 ]
 
 
@@ -224,6 +228,8 @@ class RunConfig:
     #: End the run (with its final checkpoint) once ``score_target`` is reached; under torchrun rank 0's
     #: score decides for every rank.
     stop_at_target: bool = False
+    #: wandb group of the run (``puffer sweep`` puts all runs of one sweep in one group).
+    wandb_group: str | None = None
 
 
 SECTIONS: dict[str, type] = {"train": TrainConfig, "vec": VecConfig, "policy": PolicyConfig, "run": RunConfig}
@@ -432,7 +438,7 @@ def merge_sections(config: Config, data: dict[str, Any], source: str, registered
     if not isinstance(data, dict):
         raise ConfigError(f"{source} must be a table of sections, got {type(data).__name__}")
     for section, values in data.items():
-        if section == "env_id":
+        if section in ("env_id", SWEEP_SECTION):  # [sweep] is read by load_sweep_config, not by runs
             continue
         if not isinstance(values, dict):
             raise ConfigError(f"section [{section}] in {source} must be a table, got {values!r}")
@@ -483,6 +489,7 @@ RESUME_OVERRIDABLE = {
     ("run", "run_dir"), ("run", "run_name"), ("run", "resume"), ("run", "checkpoint_interval"),
     ("run", "wandb"), ("run", "wandb_project"), ("run", "log"), ("run", "log_interval_s"),
     ("run", "stop_timeout_s"), ("run", "score_target"), ("run", "stop_at_target"),
+    ("run", "stop_timeout_s"), ("run", "score_target"), ("run", "wandb_group"),
 }
 
 
@@ -699,3 +706,401 @@ def batch_sizes(train: TrainConfig, num_agents: int) -> BatchSizes:
             "train.batch_size or the number of envs"
         )
     return BatchSizes(batch, minibatch, horizon, tuple(notes))
+
+
+# -- sweep search spaces ----------------------------------------------------------------------------------
+
+#: The table of a config file (or of an env's registered ``train_config``) that ``puffer sweep`` reads. Runs
+#: ignore it, so one file holds the values and the ranges they are searched in, and ``puffer train --config``
+#: takes a sweep file as it is.
+SWEEP_SECTION = "sweep"
+
+#: Search distributions and what each samples (see :class:`ParamSpace`).
+DISTRIBUTIONS: dict[str, str] = {
+    "log": "log-uniform in [min, max] (learning rate, entropy coefficient); integers for integer keys",
+    "pow2": "powers of two in [min, max] (batch, minibatch, horizon, env copies)",
+    "logit": "in (0, 1), uniform in logit(x) = log(x / (1 - x)): fine steps close to 1 (gamma, gae_lambda, "
+    "Adam betas, prio_alpha)",
+    "uniform": "uniform in [min, max]; integers for integer keys",
+    "categorical": "one of `values`",
+    "bool": "false or true",
+}
+
+#: A dimension without ``min``/``max`` spans ``[center / scale, center * scale]`` (``log``, ``pow2``) or
+#: ``1 - x`` in ``[(1 - center) / scale, (1 - center) * scale]`` (``logit``); these are the default scales.
+DEFAULT_SCALE: dict[str, float] = {"log": 10.0, "pow2": 4.0, "logit": 10.0}
+
+#: The space searched when neither the env nor the config file defines one: PPO's usual suspects, each
+#: around the config's own value.
+DEFAULT_SPACE: dict[str, dict[str, dict[str, Any]]] = {
+    "train": {
+        "learning_rate": {"distribution": "log"},
+        "ent_coef": {"distribution": "log"},
+        "gamma": {"distribution": "logit"},
+        "gae_lambda": {"distribution": "logit"},
+        "vf_coef": {"distribution": "log"},
+        "max_grad_norm": {"distribution": "log"},
+        "clip_coef": {"distribution": "log", "scale": 3.0},
+        "update_epochs": {"distribution": "uniform", "min": 1, "max": 4},
+        "minibatch_size": {"distribution": "pow2"},
+        "horizon": {"distribution": "pow2"},
+        "adam_beta1": {"distribution": "logit"},
+        "adam_beta2": {"distribution": "logit"},
+        "total_timesteps": {"distribution": "log", "scale": 2.0},
+    }
+}
+
+
+@dataclass(frozen=True)
+class ParamSpace:
+    """One searched config value: ``section.name`` drawn from ``distribution`` (see :data:`DISTRIBUTIONS`).
+
+    ``center`` is the value the sweep's first run uses (by default the config's own: the env's registered
+    config, then the file and the overrides), and the middle of a range given by ``scale`` alone. After
+    :func:`resolve_space` every dimension has its bounds and center; ``integer`` says the key holds ints.
+    """
+
+    section: str
+    name: str
+    distribution: str
+    min: float | None = None
+    max: float | None = None
+    values: tuple[Any, ...] = ()
+    center: Any = None
+    scale: float | None = None
+    integer: bool = False
+
+    @property
+    def key(self) -> str:
+        """``section.name``, the dimension's name in the study."""
+        return f"{self.section}.{self.name}"
+
+
+@dataclass
+class SweepConfig:
+    """How ``puffer sweep`` searches: budget, storage, scoring, pruning, and the search space.
+
+    Set in a config file's ``[sweep]`` table (its sub-tables ``[sweep.train.learning_rate]``... are the
+    space) or with ``--sweep.KEY value`` overrides.
+    """
+
+    #: Runs (finished or pruned) the whole study may hold; several workers share the count.
+    max_runs: int = 20
+    #: Wall-clock seconds of training after which a run is stopped and evaluated (None: no cap).
+    max_cost_s: float | None = None
+    #: Wall-clock seconds this worker searches before it starts no new run (None: until max_runs).
+    max_time_s: float | None = None
+    #: An optuna storage URL (``sqlite:///path.db``, ``postgresql://user@host/db``); None: ``<dir>/study.db``.
+    storage: str | None = None
+    #: The study's name in the storage; None: the env id. The same name and storage continue a sweep.
+    study_name: str | None = None
+    #: Folder of the sweep's runs, table, plot and best config; None: ``<run.run_dir>/sweeps/<study>``.
+    dir: str | None = None
+    #: The episode statistic scored (None: the env's ``score``, else ``episode_return``).
+    metric: str | None = None
+    #: Episodes the final policy plays to score a run.
+    eval_episodes: int = 16
+    #: Evaluation stops after this many env steps even if fewer episodes finished.
+    eval_max_steps: int = 100_000
+    #: The sweep's best config is the cheapest on the Pareto front that scores at least this (None: the
+    #: highest score; by default ``run.score_target``).
+    score_target: float | None = None
+    #: A run whose training score is below this percentile of the other runs' scores at the same wall-clock
+    #: time is stopped (pruned); 0 turns pruning off.
+    prune_percentile: float = 25.0
+    #: Pruning needs at least this many other runs to compare with.
+    prune_min_runs: int = 4
+    #: No run is pruned in its first seconds.
+    prune_warmup_s: float = 30.0
+    #: Runs drawn at random before the TPE sampler models the results (the first run is the center).
+    startup_runs: int = 6
+    #: Seed of the sampler (each worker offsets it by its process id).
+    seed: int = 0
+    #: Seconds between a worker's heartbeats; a run without one for 3x this long is failed and retried.
+    heartbeat_s: int = 20
+    space: list[ParamSpace] = field(default_factory=list)
+
+
+def _sweep_setting_types() -> dict[str, Any]:
+    return {k: v for k, v in _field_types(SweepConfig).items() if k != "space"}
+
+
+def parse_space(data: dict[str, Any], source: str) -> list[ParamSpace]:
+    """Dimensions from ``{"train": {"learning_rate": {"distribution": "log", "min": ...}}}``.
+
+    Checks form only (known keys, known distributions, ``min < max``); see :func:`resolve_space`.
+    """
+    space = []
+    for section, table in data.items():
+        section = normalize_key(section, "")[0]
+        if section not in (*SECTIONS, "env"):
+            raise _unknown("config section in [sweep]", section, [*SECTIONS, "env"], source)
+        if not isinstance(table, dict):
+            raise ConfigError(f"[{SWEEP_SECTION}.{section}] in {source} must be a table, got {table!r}")
+        for key, spec in table.items():
+            name = normalize_key(section, key)[1]
+            where = f"[{SWEEP_SECTION}.{section}.{name}] in {source}"
+            if section != "env":
+                types = _field_types(SECTIONS[section])
+                if name not in types:
+                    raise _unknown(f"key in [{SWEEP_SECTION}.{section}]", name, list(types), source)
+            if not isinstance(spec, dict):
+                raise ConfigError(f"{where} must be a table like {{distribution = \"log\"}}, got {spec!r}")
+            unknown = set(spec) - {"distribution", "min", "max", "values", "center", "scale"}
+            if unknown:
+                raise ConfigError(
+                    f"{where} has unknown key(s) {', '.join(sorted(map(repr, unknown)))}; valid: "
+                    "distribution, min, max, values, center, scale"
+                )
+            kind = spec.get("distribution")
+            if kind not in DISTRIBUTIONS:
+                raise ConfigError(
+                    f"{where}: distribution must be one of {', '.join(DISTRIBUTIONS)}, got {kind!r}"
+                )
+            bounds = {}
+            for bound in ("min", "max", "scale"):
+                if bound in spec:
+                    value = spec[bound]
+                    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+                    if not numeric or not math.isfinite(value):
+                        raise ConfigError(f"{where}: {bound} must be a finite number, got {value!r}")
+                    bounds[bound] = float(value)
+            values = spec.get("values", ())
+            if kind == "categorical":
+                if not isinstance(values, list) or not values:
+                    raise ConfigError(f"{where}: a categorical distribution needs a non-empty list `values`")
+                if any(not isinstance(v, (bool, int, float, str)) for v in values):
+                    raise ConfigError(f"{where}: values must be numbers, strings or booleans, got {values!r}")
+            elif "values" in spec:
+                raise ConfigError(f"{where}: `values` is only for distribution = \"categorical\"")
+            if ("min" in bounds) != ("max" in bounds):
+                raise ConfigError(f"{where}: give both min and max, or neither (a range around the center)")
+            if "min" in bounds and not bounds["min"] < bounds["max"]:
+                raise ConfigError(f"{where}: min ({bounds['min']:g}) must be below max ({bounds['max']:g})")
+            if kind in ("uniform",) and "min" not in bounds:
+                raise ConfigError(f"{where}: a uniform distribution needs min and max")
+            if "scale" in bounds and not bounds["scale"] > 1:
+                raise ConfigError(f"{where}: scale must be > 1, got {bounds['scale']:g}")
+            space.append(
+                ParamSpace(
+                    section=section,
+                    name=name,
+                    distribution=kind,
+                    min=bounds.get("min"),
+                    max=bounds.get("max"),
+                    values=tuple(values),
+                    center=spec.get("center"),
+                    scale=bounds.get("scale"),
+                )
+            )
+    return space
+
+
+def load_sweep_config(
+    env_id: str, path: str | Path | None = None, overrides: typing.Sequence[str] = ()
+) -> tuple[Config, SweepConfig]:
+    """The base config of a sweep and its settings and search space.
+
+    ``[sweep]`` comes from the env's registered ``train_config``, then the file (a space in the file replaces
+    the registered one), then ``--sweep.KEY value`` overrides; with no space anywhere,
+    :data:`DEFAULT_SPACE` is searched. Every other override goes to the config, as in :func:`load_config`.
+    """
+    import puffer_core
+
+    run_overrides, sweep_overrides = [], []
+    for token, section, name, value in parse_overrides(overrides):
+        if normalize_key(section, "")[0] == SWEEP_SECTION:
+            sweep_overrides.append((token, name, value))
+        else:
+            run_overrides.append(f"--{section}.{name}={value}")
+    config = load_config(env_id, path, run_overrides)
+    sweep = SweepConfig()
+    layers: list[tuple[dict[str, Any], str]] = []
+    registered = (puffer_core.spec(env_id).train_config or {}).get(SWEEP_SECTION)
+    if registered:
+        layers.append((registered, f"train_config of {env_id}"))
+    if path is not None:
+        data = tomllib.loads(Path(path).read_text())  # load_config above already read and checked it
+        if SWEEP_SECTION in data:
+            layers.append((data[SWEEP_SECTION], f"config file {str(path)!r}"))
+    types = _sweep_setting_types()
+    space_data: dict[str, Any] | None = None
+    space_source = "the default space"
+    for data, source in layers:
+        if not isinstance(data, dict):
+            raise ConfigError(f"[{SWEEP_SECTION}] in {source} must be a table, got {data!r}")
+        tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+        if tables:
+            space_data, space_source = tables, source
+        for key, value in data.items():
+            if key in tables:
+                continue
+            name = normalize_key(SWEEP_SECTION, key)[1]
+            if name not in types:
+                raise _unknown(f"key in [{SWEEP_SECTION}]", name, list(types), source)
+            setattr(sweep, name, _coerce(value, types[name], f"{SWEEP_SECTION}.{name}"))
+    for token, name, value in sweep_overrides:
+        name = normalize_key(SWEEP_SECTION, name)[1]
+        if name not in types:
+            raise _unknown(f"key in [{SWEEP_SECTION}]", name, list(types), f"override {token!r}")
+        setattr(sweep, name, _coerce(value, types[name], f"{SWEEP_SECTION}.{name}"))
+    sweep.space = parse_space(space_data if space_data is not None else DEFAULT_SPACE, space_source)
+    if sweep.score_target is None:
+        sweep.score_target = config.run.score_target
+    check_sweep(sweep)
+    return config, sweep
+
+
+def check_sweep(sweep: SweepConfig) -> None:
+    """Refuse sweep settings no search can use, naming the value."""
+    if sweep.max_runs < 1:
+        raise ConfigError(f"sweep.max_runs must be >= 1, got {sweep.max_runs}")
+    for name in ("max_cost_s", "max_time_s"):
+        value = getattr(sweep, name)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"sweep.{name} must be a positive number of seconds, got {value!r}")
+    if sweep.eval_episodes < 1 or sweep.eval_max_steps < 1:
+        raise ConfigError(
+            f"sweep.eval_episodes and sweep.eval_max_steps must be >= 1, got {sweep.eval_episodes} and "
+            f"{sweep.eval_max_steps}"
+        )
+    if not 0 <= sweep.prune_percentile < 100:
+        raise ConfigError(f"sweep.prune_percentile must lie in [0, 100), got {sweep.prune_percentile:g}")
+    if sweep.heartbeat_s < 1:
+        raise ConfigError(f"sweep.heartbeat_s must be >= 1, got {sweep.heartbeat_s}")
+    if sweep.study_name is not None and not sweep.study_name.strip():
+        raise ConfigError("sweep.study_name must not be empty")
+    keys = [p.key for p in sweep.space]
+    if not keys:
+        raise ConfigError("the sweep's search space is empty: add [sweep.SECTION.KEY] tables to the config")
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise ConfigError(f"the search space names {', '.join(twice)} more than once")
+
+
+def current_value(
+    config: Config, section: str, name: str, env_defaults: dict[str, Any] | None = None
+) -> Any:
+    """The value ``section.name`` has in ``config`` (an env kwarg it does not set: the env's default)."""
+    if section == "env":
+        if name in config.env:
+            return config.env[name]
+        return (env_defaults or {}).get(name)
+    return getattr(getattr(config, section), name)
+
+
+def _is_integer_key(section: str, name: str, value: Any) -> bool:
+    if section == "env":
+        return isinstance(value, int) and not isinstance(value, bool)
+    annotation = _field_types(SECTIONS[section])[name]
+    args = typing.get_args(annotation)
+    return annotation is int or (int in args and float not in args)
+
+
+def _is_pow2(value: float) -> bool:
+    return value >= 1 and float(value).is_integer() and (int(value) & (int(value) - 1)) == 0
+
+
+def logit(x: float) -> float:
+    """``log(x / (1 - x))``, the scale on which the ``logit`` distribution is uniform."""
+    return math.log(x / (1.0 - x))
+
+
+def sigmoid(t: float) -> float:
+    """Inverse of :func:`logit`."""
+    return 1.0 / (1.0 + math.exp(-t))
+
+
+def resolve_space(
+    space: typing.Sequence[ParamSpace],
+    config: Config,
+    num_agents: int | None = None,
+    env_defaults: dict[str, Any] | None = None,
+) -> list[ParamSpace]:
+    """Every dimension with its center, bounds and integer flag filled in from ``config``.
+
+    A center not given is the config's value; ``train.batch_size``/``minibatch_size`` of 0 (automatic) are
+    resolved for ``num_agents`` first. Bounds not given span ``scale`` (:data:`DEFAULT_SCALE`) around the
+    center. A center outside its bounds, or one the distribution cannot hold (0 for ``log``, 1 for
+    ``logit``, 48 for ``pow2``), is a :class:`ConfigError` that names the key and what would fix it.
+    """
+    resolved = []
+    auto = None
+    for dim in space:
+        where = f"sweep dimension {dim.key}"
+        current = current_value(config, dim.section, dim.name, env_defaults)
+        if dim.section == "train" and dim.name in ("batch_size", "minibatch_size") and current == 0:
+            if num_agents is not None:
+                auto = auto or batch_sizes(config.train, num_agents)
+                current = auto.batch if dim.name == "batch_size" else auto.minibatch
+        center = dim.center if dim.center is not None else current
+        integer = _is_integer_key(dim.section, dim.name, current if current is not None else center)
+        kind, low, high = dim.distribution, dim.min, dim.max
+        if kind == "bool":
+            center = parse_bool(center, dim.key) if center is not None else None
+            resolved.append(dataclasses.replace(dim, center=center, integer=False))
+            continue
+        if kind == "categorical":
+            if center is not None and center not in dim.values:
+                if dim.center is not None:
+                    raise ConfigError(f"{where}: center {center!r} is not one of {list(dim.values)}")
+                center = None  # the config's value is not a choice: the sampler picks the first run's
+            resolved.append(dataclasses.replace(dim, center=center, integer=False))
+            continue
+        if center is None or isinstance(center, bool) or not isinstance(center, (int, float)):
+            if low is None:
+                raise ConfigError(
+                    f"{where}: the config has no numeric value ({center!r}) to center on; give min and max"
+                )
+            center = None
+        scale = dim.scale or DEFAULT_SCALE.get(kind, 1.0)
+        if kind == "log":
+            if low is None:
+                if center is None or center <= 0:
+                    raise ConfigError(
+                        f"{where}: a log range around the config's value {center!r} needs a value > 0; "
+                        "give min and max"
+                    )
+                low, high = center / scale, center * scale
+            if low <= 0:
+                raise ConfigError(f"{where}: a log distribution needs min > 0, got {low:g}")
+        elif kind == "pow2":
+            if low is None:
+                if center is None or not _is_pow2(center):
+                    raise ConfigError(
+                        f"{where}: a pow2 range around the config's value {center!r} needs a power of two; "
+                        "give min and max, or set the value to a power of two"
+                    )
+                span = max(1, round(math.log2(scale)))
+                low, high = max(1, int(center) >> span), int(center) << span
+            for bound in (low, high):
+                if not _is_pow2(bound):
+                    raise ConfigError(f"{where}: pow2 bounds must be powers of two, got {bound:g}")
+            if center is not None and not _is_pow2(center):
+                raise ConfigError(f"{where}: the center {center!r} is not a power of two")
+            low, high, integer = int(low), int(high), True
+        elif kind == "logit":
+            if low is None:
+                if center is None or not 0 < center < 1:
+                    raise ConfigError(
+                        f"{where}: a logit range around the config's value {center!r} needs a value in "
+                        "(0, 1); give min and max"
+                    )
+                span = math.log(scale)
+                low, high = sigmoid(logit(center) - span), sigmoid(logit(center) + span)
+            if not 0 < low < high < 1:
+                raise ConfigError(f"{where}: logit bounds must lie in (0, 1), got [{low:g}, {high:g}]")
+            integer = False
+        if integer and kind in ("log", "uniform"):
+            low, high = math.ceil(low - 1e-9), math.floor(high + 1e-9)
+            if kind == "log":
+                low = max(low, 1)
+            if low >= high:
+                raise ConfigError(f"{where}: the integer range [{low}, {high}] holds one value; widen it")
+        if center is not None and not low <= center <= high:
+            raise ConfigError(
+                f"{where}: the center {center!r} (the config's value unless `center` is set) lies outside "
+                f"[{low:g}, {high:g}]; widen the range or set `center`"
+            )
+        resolved.append(dataclasses.replace(dim, min=low, max=high, center=center, integer=integer))
+    return resolved

@@ -18,7 +18,7 @@ import dataclasses
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -30,7 +30,14 @@ from .logging import Sink, Snapshot, make_console_logger
 from .run_folder import RunFolder, default_run_name
 from .signals import GracefulStop
 
-__all__ = ["RunResult", "run", "train", "resolve_config", "restore"]
+__all__ = ["RunResult", "Progress", "run", "train", "resolve_config", "restore"]
+
+#: ``progress(global_step, elapsed_s, score)`` is called at every log interval (``run.log_interval_s``) with
+#: the run's wall-clock seconds and its score (the env's ``score``, else ``episode_return``, the mean over the
+#: interval; None before an episode finished). Returning True stops the run as it would stop at its last
+#: step: final checkpoint, summary, ``RunResult.stopped_by == "progress"``. ``puffer sweep`` uses it to
+#: record learning curves, cap a run's cost and prune hopeless runs.
+Progress = Callable[[int, float, "float | None"], "bool | None"]
 
 #: Seconds between learning-curve redraws at periodic checkpoints (the last checkpoint always redraws).
 CURVE_EVERY_S = 60.0
@@ -48,7 +55,8 @@ class RunResult:
     epoch: int
     run_folder: Path | None = None
     checkpoint: Path | None = None
-    #: "SIGINT"/"SIGTERM" when a signal stopped the run early, else None.
+    #: "SIGINT"/"SIGTERM" when a signal stopped the run early, "progress" when the ``progress`` callback
+    #: did, else None.
     stopped_by: str | None = None
     episode: dict[str, float] = field(default_factory=dict)
     losses: dict[str, float] = field(default_factory=dict)
@@ -125,7 +133,13 @@ def resolve_config(env_id: str, config: Any = None, overrides: Mapping[str, Any]
 
 
 def train(
-    env_id: str, config: Any = None, *, vecenv: Any = None, policy: Any = None, **overrides: Any
+    env_id: str,
+    config: Any = None,
+    *,
+    vecenv: Any = None,
+    policy: Any = None,
+    progress: Progress | None = None,
+    **overrides: Any,
 ) -> RunResult:
     """Train on ``env_id`` in one call, with the same run folder, logs and checkpoints as ``puffer train``.
 
@@ -135,6 +149,7 @@ def train(
         vecenv: an already built vector env (default: built from the config).
         policy: your own ``torch.nn.Module`` (default: built from ``config.policy``); a dict is taken as
             ``[policy]`` section overrides (``policy={"lstm": True}``).
+        progress: called at every log interval; returning True stops the run (see :data:`Progress`).
         **overrides: config values, see :func:`resolve_config` (e.g. ``total_timesteps=100_000``).
 
     Returns a :class:`RunResult`. Raises ``NonFiniteLossError`` if the loss diverges (the last good
@@ -143,7 +158,7 @@ def train(
     if isinstance(policy, Mapping):  # policy={"lstm": True} is the [policy] section, not a module
         overrides = {**overrides, "policy": policy}
         policy = None
-    return run(resolve_config(env_id, config, overrides), vecenv=vecenv, policy=policy)
+    return run(resolve_config(env_id, config, overrides), vecenv=vecenv, policy=policy, progress=progress)
 
 
 def run(
@@ -153,8 +168,12 @@ def run(
     policy: Any = None,
     stream: IO[str] | None = None,
     handle_signals: bool = True,
+    progress: Progress | None = None,
 ) -> RunResult:
-    """Run training for a resolved ``config`` until ``total_timesteps``, a signal, or an error."""
+    """Run training for a resolved ``config`` until ``total_timesteps``, a signal, or an error.
+
+    ``progress`` (see :data:`Progress`) sees the score curve and may stop the run early.
+    """
     from .config import check_values
     from .trainer import Trainer
 
@@ -198,9 +217,15 @@ def run(
                 from .logging.wandb import WandbLogger
 
                 sinks.append(
-                    WandbLogger(config.run.wandb_project, folder.root.name, config.to_dict(), folder.root)
+                    WandbLogger(
+                        config.run.wandb_project,
+                        folder.root.name,
+                        config.to_dict(),
+                        folder.root,
+                        group=config.run.wandb_group,
+                    )
                 )
-        loop = _Loop(config, trainer, dist, folder, sinks, metrics)
+        loop = _Loop(config, trainer, dist, folder, sinks, metrics, progress)
         for warning in config.warnings:  # deprecated keys the user's config still uses
             loop.say(f"warning: {warning}")
         if state is not None:
@@ -227,7 +252,7 @@ def run(
             epoch=int(trainer.epoch),
             run_folder=folder.root if dist.is_main else None,
             checkpoint=loop.last_checkpoint,
-            stopped_by=stop.signal_name if stop.requested else None,
+            stopped_by=stop.signal_name if stop.requested else ("progress" if loop.stopped_early else None),
             episode=dict(loop.episode),
             losses=dict(loop.losses),
             elapsed_s=time.perf_counter() - start_time,
@@ -280,8 +305,12 @@ class _Loop:
         folder: RunFolder,
         sinks: list[Sink],
         metrics: Any,
+        progress: Progress | None = None,
     ) -> None:
         self.config = config
+        self.progress = progress
+        #: True once ``progress`` asked the run to stop.
+        self.stopped_early = False
         self.trainer = trainer
         self.dist = dist
         self.folder = folder
@@ -331,10 +360,22 @@ class _Loop:
                 self.say(f"stopped: {error}{where}")
                 raise
             stopping = distributed.any_rank(stop.requested, self.dist)
+            wants_stop = False
             now = time.perf_counter()
             if now - last_log >= run_config.log_interval_s or trainer.done or stopping:
                 self._log(now, self._time_offset + now - start)
                 last_log = now
+                if self.progress is not None:
+                    score = self.score[1] if self.score else None
+                    elapsed = self._time_offset + now - start
+                    wants_stop = bool(self.progress(int(trainer.global_step), elapsed, score))
+            # Ranks log at their own times, so the request is shared every epoch (only with a callback):
+            # any rank's request stops all of them together.
+            early = self.progress is not None and distributed.any_rank(wants_stop, self.dist)
+            if early and not trainer.done and not stopping:
+                self.stopped_early = True
+                self.say(f"stopped early by the progress callback at step {trainer.global_step:,}")
+                break
             if interval and trainer.epoch % interval == 0 and not trainer.done and not stopping:
                 # (the final checkpoint after the loop covers the last epoch)
                 self.save()

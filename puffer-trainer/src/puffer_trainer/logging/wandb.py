@@ -44,6 +44,7 @@ class WandbLogger:
         config: Mapping[str, Any],
         run_folder: str | os.PathLike[str],
         resume_id: str | None = None,
+        group: str | None = None,
     ) -> None:
         try:
             import wandb
@@ -58,6 +59,7 @@ class WandbLogger:
             name=run_name,
             id=resume_id or _run_id(run_name),
             resume="allow",
+            group=group,
             config=dict(config),
             dir=str(run_folder),
             mode=self.mode,
