@@ -154,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--c", action="store_true", help="write the env in C instead of Python")
     new.add_argument(
         "--output", "-o", metavar="DIR", help="folder to create (default ./puffer-envs-FAMILY; must be empty)"
+    )
+
     sweep = commands.add_parser(
         "sweep",
         help="search hyperparameters: the Pareto front of score against training time (sweep extra)",
@@ -442,6 +444,9 @@ def _new_env(args: argparse.Namespace) -> int:
           f"  pip install '{made.path}[test]'")
     print(f"  puffer list && pytest {made.path / 'tests'}")
     print(f"  puffer train {made.env_id}")
+    return 0
+
+
 def _sweep(args: argparse.Namespace, overrides: list[str]) -> int:
     from .config import load_sweep_config
     from .sweep import run_sweep
