@@ -97,7 +97,7 @@ def policy_spec(
     known = (Policy, MLPEncoder, CNNEncoder, nn.Linear, nn.Conv2d, nn.ReLU, nn.Flatten, nn.Sequential,
              nn.ModuleList, nn.LSTM)  # fmt: skip
     for name, module in policy.named_modules():
-        if type(module) not in known:
+        if type(module) not in known and name != "encoder":  # the encoder's own entry says why, below
             problems.append(f"{name or '(root)'} ({type(module).__module__}.{type(module).__name__})")
 
     if not isinstance(observation_space, spaces.Box):
@@ -108,7 +108,7 @@ def policy_spec(
     obs_shape = tuple(int(d) for d in getattr(observation_space, "shape", ()) or ())
     if not 1 <= len(obs_shape) <= 3:
         problems.append(f"observation shape {obs_shape} (rank 1 to 3)")
-    if problems:
+    if obs_dtype is None or not 1 <= len(obs_shape) <= 3:  # nothing below can be built without them
         raise ExportError("cannot export this policy; unsupported: " + "; ".join(problems))
 
     layers: list[Any] = []
@@ -136,7 +136,11 @@ def policy_spec(
         layers_cnn, size = _cnn_layers(encoder, obs_shape, raw_uint8, problems)
         layers += layers_cnn
     else:
-        problems.append(f"encoder ({type(encoder).__name__}: only MLPEncoder and CNNEncoder are exportable)")
+        problems.append(
+            f"encoder ({type(encoder).__module__}.{type(encoder).__name__}: only MLPEncoder and CNNEncoder "
+            "are exportable)"
+        )
+        size = getattr(encoder, "out_size", size)
 
     if policy.is_recurrent:
         lstm = policy.lstm
