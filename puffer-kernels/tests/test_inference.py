@@ -97,6 +97,27 @@ def test_conv2d(rng, in_c, h, w, out_c, kh, kw, stride, pad):
     np.testing.assert_allclose(y, expected, atol=TOL, rtol=0)
 
 
+def test_conv_model_with_stride_and_padding(rng):
+    """The model runs convolutions through unfolded patches (not pinf_conv2d): the same numbers."""
+    x = rng.integers(0, 256, (3, 7, 9, 2), dtype=np.uint8)
+    w1, b1 = f32(rng, 4, 2, 3, 2, scale=0.2), f32(rng, 4)
+    w2, b2 = f32(rng, 3, 4, 2, 2, scale=0.2), f32(rng, 3)
+    layers = [
+        Layer("scale", (7 * 9 * 2,), [np.array([1 / 255], np.float32)]),
+        Layer("hwc_to_chw", (7, 9, 2)),
+        Layer("conv2d", (2, 7, 9, 4, 3, 2, 2, 1, 1, 2), [w1, b1]),  # out 4 x 4 x 12
+        Layer("relu", (4 * 4 * 12,)),
+        Layer("conv2d", (4, 4, 12, 3, 2, 2, 1, 3, 0, 0), [w2, b2]),  # out 3 x 3 x 4
+        Layer("linear", (36, 3, 1), [f32(rng, 3, 36), f32(rng, 3)]),
+    ]
+    model = CPolicy.from_bytes(encode_policy(PolicySpec("uint8", (7, 9, 2), layers, "categorical", [2], [0])))
+    h = t(x).float().mul(np.float32(1 / 255)).permute(0, 3, 1, 2)
+    h = F.relu(F.conv2d(h, t(w1), t(b1), stride=(2, 1), padding=(1, 2)))
+    h = F.conv2d(h, t(w2), t(b2), stride=(1, 3)).flatten(1)
+    expected = F.linear(h, t(layers[-1].weights[0]), t(layers[-1].weights[1])).numpy()
+    np.testing.assert_allclose(model.forward(x), expected, atol=TOL, rtol=0)
+
+
 def test_hwc_to_chw(rng):
     x = f32(rng, 6, 7, 3)
     y = np.empty((3, 6, 7), np.float32)
@@ -130,7 +151,7 @@ def test_lstm_cell_over_100_steps(rng):
             p.copy_(torch.from_numpy(f32(rng, *p.shape, scale=0.3)))
     w = [p.detach().numpy().copy() for p in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
     h, c = np.zeros(hidden, np.float32), np.zeros(hidden, np.float32)
-    gates = np.empty(4 * hidden, np.float32)
+    gates = np.empty(8 * hidden, np.float32)
     th, tc = torch.zeros(1, hidden), torch.zeros(1, hidden)
     worst = 0.0
     for _ in range(100):

@@ -163,7 +163,9 @@ static int64_t check_layer(PinfLayer *l, int k, int64_t width, int64_t *state, i
         }
         l->out = mul_checked(mul_checked(p[3], oh), ow);
         int64_t wc = mul_checked(mul_checked(mul_checked(p[3], p[0]), p[4]), p[5]);
-        if (l->out < 0 || wc < 0) break;
+        int64_t patches = mul_checked(mul_checked(oh, ow), mul_checked(mul_checked(p[0], p[4]), p[5]));
+        if (l->out < 0 || wc < 0 || patches < 0) break;
+        if (patches > *scratch) *scratch = patches; /* conv_patches' unfolded input */
         return wc + p[3];
     }
     case PINF_OP_HWC_TO_CHW:
@@ -208,7 +210,7 @@ static int64_t check_layer(PinfLayer *l, int k, int64_t width, int64_t *state, i
         l->out = p[1];
         l->state_at = *state;
         *state += 2 * (int64_t)p[1];
-        if (h4 > *scratch) *scratch = h4;
+        if (2 * h4 > *scratch) *scratch = 2 * h4; /* pinf_lstm_cell's gates */
         return wc + 2 * h4;
     }
     default:
@@ -482,29 +484,64 @@ void pinf_conv2d(const float *x, const float *w, const float *b, float *y, int i
                  int out_c, int kh, int kw, int stride_h, int stride_w, int pad_h, int pad_w) {
     int out_h = (in_h + 2 * pad_h - kh) / stride_h + 1;
     int out_w = (in_w + 2 * pad_w - kw) / stride_w + 1;
+    /* Weight-stationary: each kernel tap scales a strip of an input row into a strip of an output row, an
+     * inner loop without a reduction chain (the compiler vectorizes it for stride 1). Padding becomes the
+     * range of output columns whose input column is inside the image. */
     for (int oc = 0; oc < out_c; oc++) {
         float *yo = y + (size_t)oc * out_h * out_w;
         for (int i = 0; i < out_h * out_w; i++) yo[i] = b ? b[oc] : 0.0f;
         for (int ic = 0; ic < in_c; ic++) {
             const float *xc = x + (size_t)ic * in_h * in_w;
             const float *wk = w + ((size_t)oc * in_c + ic) * kh * kw;
-            for (int oy = 0; oy < out_h; oy++) {
-                for (int ox = 0; ox < out_w; ox++) {
-                    float s = 0.0f;
-                    for (int ky = 0; ky < kh; ky++) {
+            for (int ky = 0; ky < kh; ky++) {
+                for (int kx = 0; kx < kw; kx++) {
+                    const float wv = wk[ky * kw + kx];
+                    int shift = kx - pad_w; /* ix = ox * stride_w + shift */
+                    int lo = shift >= 0 ? 0 : (-shift + stride_w - 1) / stride_w;
+                    int hi = in_w - 1 - shift < 0 ? 0 : (in_w - 1 - shift) / stride_w + 1;
+                    if (hi > out_w) hi = out_w;
+                    for (int oy = 0; oy < out_h; oy++) {
                         int iy = oy * stride_h - pad_h + ky;
                         if (iy < 0 || iy >= in_h) continue;
-                        for (int kx = 0; kx < kw; kx++) {
-                            int ix = ox * stride_w - pad_w + kx;
-                            if (ix < 0 || ix >= in_w) continue;
-                            s += wk[ky * kw + kx] * xc[(size_t)iy * in_w + ix];
+                        const float *xr = xc + (size_t)iy * in_w + shift;
+                        float *yr = yo + (size_t)oy * out_w;
+                        if (stride_w == 1) {
+                            for (int ox = lo; ox < hi; ox++) yr[ox] += wv * xr[ox];
+                        } else {
+                            for (int ox = lo; ox < hi; ox++) yr[ox] += wv * xr[(size_t)ox * stride_w];
                         }
                     }
-                    yo[(size_t)oy * out_w + ox] += s;
                 }
             }
         }
     }
+}
+
+/* The same convolution through unfolded patches: patches[pos][in_c][kh][kw] (zero where the padding is), then
+ * one dot product of length in_c*kh*kw per output, with pinf_linear's four independent sums. Several times
+ * faster than the direct loop on the small images of RL policies; needs out_h*out_w*in_c*kh*kw floats. */
+static void conv_patches(const float *x, const float *w, const float *b, float *y, float *patches, int in_c,
+                         int in_h, int in_w, int out_c, int kh, int kw, int stride_h, int stride_w, int pad_h,
+                         int pad_w) {
+    int out_h = (in_h + 2 * pad_h - kh) / stride_h + 1;
+    int out_w = (in_w + 2 * pad_w - kw) / stride_w + 1;
+    int64_t k = (int64_t)in_c * kh * kw, positions = (int64_t)out_h * out_w;
+    for (int oy = 0; oy < out_h; oy++)
+        for (int ox = 0; ox < out_w; ox++) {
+            float *patch = patches + ((int64_t)oy * out_w + ox) * k;
+            for (int ic = 0; ic < in_c; ic++)
+                for (int ky = 0; ky < kh; ky++) {
+                    int iy = oy * stride_h - pad_h + ky;
+                    for (int kx = 0; kx < kw; kx++) {
+                        int ix = ox * stride_w - pad_w + kx;
+                        int inside = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w;
+                        *patch++ = inside ? x[((size_t)ic * in_h + iy) * in_w + ix] : 0.0f;
+                    }
+                }
+        }
+    /* y[oc][pos] = W[oc] . patches[pos] + b[oc]: pinf_linear gives [pos][oc], so one row of W at a time. */
+    for (int oc = 0; oc < out_c; oc++)
+        pinf_linear(patches, w + (int64_t)oc * k, b ? b + oc : NULL, y + (int64_t)oc * positions, positions, k, 1);
 }
 
 void pinf_hwc_to_chw(const float *x, float *y, int h, int w, int c) {
@@ -534,12 +571,9 @@ void pinf_lstm_cell(const float *x, float *h, float *c, const float *w_ih, const
                     const float *b_hh, float *gates, int64_t in, int64_t hidden) {
     int64_t h4 = 4 * hidden;
     pinf_linear(x, w_ih, b_ih, gates, 1, in, h4);
-    for (int64_t g = 0; g < h4; g++) {
-        const float *wg = w_hh + g * hidden;
-        float s = 0.0f;
-        for (int64_t j = 0; j < hidden; j++) s += wg[j] * h[j];
-        gates[g] += s + b_hh[g];
-    }
+    float *recurrent = gates + h4; /* W_hh h + b_hh, in the scratch's second half */
+    pinf_linear(h, w_hh, b_hh, recurrent, 1, hidden, h4);
+    for (int64_t g = 0; g < h4; g++) gates[g] += recurrent[g];
     for (int64_t j = 0; j < hidden; j++) {
         float i = sigmoidf(gates[j]);
         float f = sigmoidf(gates[hidden + j]);
@@ -576,8 +610,8 @@ static int run_layer(const PinfLayer *l, float **cur, float **nxt, float *scratc
         break;
     }
     case PINF_OP_CONV2D:
-        pinf_conv2d(x, l->w, l->w + (int64_t)p[3] * p[0] * p[4] * p[5], y, p[0], p[1], p[2], p[3], p[4], p[5],
-                    p[6], p[7], p[8], p[9]);
+        conv_patches(x, l->w, l->w + (int64_t)p[3] * p[0] * p[4] * p[5], y, scratch, p[0], p[1], p[2], p[3], p[4],
+                     p[5], p[6], p[7], p[8], p[9]);
         break;
     case PINF_OP_HWC_TO_CHW: pinf_hwc_to_chw(x, y, p[0], p[1], p[2]); break;
     case PINF_OP_SET_MAX: pinf_set_max(x, y, p[0], p[1]); break;

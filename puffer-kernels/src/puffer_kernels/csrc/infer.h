@@ -96,7 +96,7 @@ typedef struct PinfModel {
     int64_t out_size;            /* pinf_forward's output per row: params then the value */
     int64_t state_size;          /* recurrent state floats per row (0: feed-forward) */
     int64_t max_width;           /* the widest per-row activation */
-    int64_t workspace;           /* pinf_workspace_floats: 2 * max_width + LSTM gates */
+    int64_t workspace;           /* pinf_workspace_floats: 2 * max_width + scratch (LSTM gates, conv patches) */
     const char *meta;            /* key=value lines (not NUL-terminated; meta_bytes long, NUL padded) */
     int64_t meta_bytes;
     const float *weights;
@@ -155,7 +155,7 @@ PINF_API void pinf_set_max(const float *x, float *y, int64_t items, int64_t dim)
 /* -1 (nothing written past the bad entry) when an index is outside [0, num). */
 PINF_API int pinf_embedding(const int32_t *idx, const float *table, float *y, int64_t count, int64_t num,
                             int64_t dim);
-/* One LSTM step for one row: h, c [hidden] updated in place; gates is scratch of 4*hidden floats. */
+/* One LSTM step for one row: h, c [hidden] updated in place; gates is scratch of 8*hidden floats. */
 PINF_API void pinf_lstm_cell(const float *x, float *h, float *c, const float *w_ih, const float *w_hh,
                              const float *b_ih, const float *b_hh, float *gates, int64_t in, int64_t hidden);
 
