@@ -50,7 +50,7 @@ def test_password_defaults_to_a_recurrent_policy():
 
 
 def test_native_runtime_describes_the_env_for_c_programs():
-    """What `puffer export` compiles its runner from: ocean.h and libocean, installed, and the env's params."""
+    """What `puffer export` compiles its runner from: the installed ocean.h and libocean, the env's params."""
     import ctypes
     import re
 

@@ -310,9 +310,12 @@ def export_checkpoint(
             "global_step": str(state["puffer"].get("global_step", "")),
             "exported_by": f"puffer-trainer {_version()}",
         })  # fmt: skip
-        spec = policy_spec(policy, env.single_observation_space, env.single_action_space, obs_norm, meta)
         native = getattr(env, "native_runtime", None)
         runtime = native() if callable(native) else None
+        if runtime is not None:  # the env as made, registered defaults included: what the runner recreates
+            meta.update({f"env.{name}": _meta_value(value) for name, value in runtime.params})
+            meta["env.num_envs"] = str(int(runtime.num_envs))
+        spec = policy_spec(policy, env.single_observation_space, env.single_action_space, obs_norm, meta)
     finally:
         env.close()
 
@@ -333,7 +336,9 @@ def export_checkpoint(
 
 
 def _meta_value(value: Any) -> str:
-    return str(int(value)) if isinstance(value, bool) else str(value)
+    if isinstance(value, bool) or (isinstance(value, float) and value.is_integer()):
+        return str(int(value))
+    return str(value)
 
 
 def _version() -> str:
@@ -369,7 +374,7 @@ def build_runner(runtime: Any, out_dir: Path, compiler: str | None = None) -> Pa
     shutil.copy2(library, local)
     exe = out_dir / ("ocean_play.exe" if sys.platform == "win32" else "ocean_play")
     command = [
-        *_compiler(compiler), "-std=c11", "-O2", "-Wall", "-Wextra", "-DPINF_STATIC",
+        *_compiler(compiler), "-std=c11", "-O3", "-Wall", "-Wextra", "-DPINF_STATIC",
         f"-I{files.include_dir}", f"-I{runtime.include_dir}",
         str(RUNNER_SOURCE), str(files.source), "-o", str(exe), str(local), "-lm",
     ]  # fmt: skip
