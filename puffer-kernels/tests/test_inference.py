@@ -374,6 +374,22 @@ def test_bad_headers_and_bodies_are_named(rng, tmp_path):
         CPolicy(tmp_path / "missing.bin")
 
 
+def test_parse_needs_no_initialized_model_and_free_is_safe_after_it(rng):
+    data = small_file(rng)
+    ffi = _loader.ffi
+    buf = ffi.new("char[]", data)
+    model = ffi.new("PinfModel *")
+    ffi.memmove(model, b"\xff" * ffi.sizeof("PinfModel"), ffi.sizeof("PinfModel"))  # stack garbage
+    assert lib().pinf_model_parse(model, buf, len(data), ffi.NULL, 0) == 0
+    assert model.owned == ffi.NULL
+    value = ffi.new("char[64]")
+    assert lib().pinf_model_meta(model, b"env_id", value, 64) == 0 and ffi.string(value) == b"test/objects"
+    assert lib().pinf_model_meta(model, b"env_id", value, 12) == -1  # too long for the buffer
+    assert lib().pinf_model_meta(model, b"env", value, 64) == -1  # whole keys only
+    lib().pinf_model_free(model)  # frees nothing: the bytes are the caller's
+    assert lib().pinf_model_meta(model, b"env_id", value, 64) == -1  # freed: an empty model
+
+
 def test_random_corruption_never_crashes(rng):
     data = small_file(rng)
     for _ in range(300):

@@ -20,7 +20,7 @@ from puffer_trainer import train
 from puffer_trainer.cli import main
 from puffer_trainer.config import Config
 from puffer_trainer.evaluation import evaluate_checkpoint
-from puffer_trainer.export import ExportError, policy_spec
+from puffer_trainer.export import ExportError, export_checkpoint, policy_spec
 from puffer_trainer.policies import Policy, StructuredEncoder, make_policy
 
 TOL = 1e-4
@@ -233,7 +233,9 @@ def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     result = train(ENV_ID, total_timesteps=8 * BATCH, run_name="ex", seed=1, **tiny_kwargs(root / "runs"))
     out = root / "out"
-    assert main(["export", ENV_ID, "--checkpoint", str(result.checkpoint), "--out", str(out)]) == 0
+    exported = export_checkpoint(ENV_ID, result.checkpoint, out)
+    assert exported.compiler_output == ""  # the runner and infer.c build -Wall -Wextra clean
+    assert exported.command[:2] == [str(out / "ocean_play"), str(out / "policy.bin")]
     return result.checkpoint, out
 
 
@@ -327,10 +329,11 @@ def test_runner_errors_are_clear(exported, tmp_path):
 
 def test_export_cli_options_and_errors(exported, tmp_path, capsys):
     checkpoint, _ = exported
-    assert (
-        main(["export", ENV_ID, "--checkpoint", str(checkpoint), "--out", str(tmp_path), "--no-runner"]) == 0
-    )
-    assert {p.name for p in tmp_path.iterdir()} == {"policy.bin", "policy.json"}
+    assert main(["export", ENV_ID, "--checkpoint", str(checkpoint), "--out", str(tmp_path / "c")]) == 0
+    assert f"built {tmp_path / 'c' / 'ocean_play'}; play it in pure C:" in capsys.readouterr().out
+    bare = tmp_path / "bare"
+    assert main(["export", ENV_ID, "--checkpoint", str(checkpoint), "--out", str(bare), "--no-runner"]) == 0
+    assert {p.name for p in bare.iterdir()} == {"policy.bin", "policy.json"}
     assert "runner not built (--no-runner)" in capsys.readouterr().out
     code = main(["export", "ocean/cartpole", "--checkpoint", str(checkpoint), "--out", str(tmp_path)])
     assert code == 2 and "was trained on 'ocean/squared', not 'ocean/cartpole'" in capsys.readouterr().err

@@ -51,6 +51,7 @@ class ExportResult:
     runner: Path | None = None
     runner_note: str = ""
     command: list[str] = field(default_factory=list)
+    compiler_output: str = ""  # the compiler's warnings, if any (the runner builds -Wall -Wextra clean)
 
 
 # -- torch module -> layer list ------------------------------------------------------------------------------
@@ -330,7 +331,7 @@ def export_checkpoint(
     elif runtime is None:
         result.runner_note = f"{env_id} has no C runtime (native_runtime()); only the policy file was written"
     else:
-        result.runner = build_runner(runtime, out, compiler)
+        result.runner, result.compiler_output = build_runner(runtime, out, compiler)
         result.command = [str(result.runner), str(result.policy), "--episodes", "10"]
     return result
 
@@ -361,9 +362,10 @@ def _compiler(compiler: str | None) -> list[str]:
     return command
 
 
-def build_runner(runtime: Any, out_dir: Path, compiler: str | None = None) -> Path:
+def build_runner(runtime: Any, out_dir: Path, compiler: str | None = None) -> tuple[Path, str]:
     """Compile ``ocean_play`` into ``out_dir`` against a copy of ``runtime.library`` placed beside it.
 
+    Returns the program's path and the compiler's output (its warnings; empty when clean).
     The program finds the library through an ``$ORIGIN`` rpath, so the folder can be moved as a whole.
     """
     from puffer_kernels.inference import c_files
@@ -388,4 +390,4 @@ def build_runner(runtime: Any, out_dir: Path, compiler: str | None = None) -> Pa
             f"compiling the runner failed ({shlex.join(command)}):\n"
             f"{proc.stderr.strip() or proc.stdout.strip()}"
         )
-    return exe
+    return exe, (proc.stderr + proc.stdout).strip()

@@ -226,9 +226,7 @@ bad:
 
 int pinf_model_parse(PinfModel *m, const void *data, size_t size, char *err, size_t errlen) {
     if (m == NULL || data == NULL) return fail(err, errlen, "pinf_model_parse: NULL model or data");
-    void *owned = m->owned;
-    memset(m, 0, sizeof *m);
-    m->owned = owned;
+    memset(m, 0, sizeof *m); /* also owned = NULL: a parsed model owns nothing (pinf_model_free is safe) */
     const unsigned char *b = (const unsigned char *)data;
     if (!little_endian_host())
         return fail(err, errlen, "policy files are little-endian; this host is big-endian (not supported)");
@@ -382,12 +380,12 @@ int pinf_model_load(PinfModel *m, const char *path, char *err, size_t errlen) {
         free(buffer);
         return fail(err, errlen, "short read of %s: %zu of %ld bytes", path, got, size);
     }
-    m->owned = buffer;
     if (pinf_model_parse(m, buffer, (size_t)size, err, errlen) != 0) {
         free(buffer);
         memset(m, 0, sizeof *m);
         return -1;
     }
+    m->owned = buffer;
     return 0;
 }
 

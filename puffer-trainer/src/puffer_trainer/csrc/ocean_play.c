@@ -174,7 +174,7 @@ int main(int argc, char **argv) {
     }
 
     /* The env and its params: command line, else the policy's metadata, else the env's defaults. */
-    char env_name[128] = {0}, value[256];
+    char env_name[256] = {0}, value[256];
     if (o.env) {
         snprintf(env_name, sizeof env_name, "%s", o.env);
     } else if (pinf_model_meta(model, "env_id", value, sizeof value) == 0) {
