@@ -277,6 +277,26 @@ def test_squared_scores_in_c_what_it_scores_in_python(exported, episodes):
         assert c_stats[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
 
 
+def test_recurrent_policy_plays_the_same_in_c(tmp_path):
+    """The runner keeps each agent's LSTM state and clears it when its episode ends, as `puffer eval` does."""
+    result = train(
+        ENV_ID,
+        total_timesteps=4 * BATCH,
+        run_name="lstm",
+        policy={"lstm": True, "lstm_hidden_size": 16},
+        **tiny_kwargs(tmp_path / "runs"),
+    )
+    out = export_checkpoint(ENV_ID, result.checkpoint, tmp_path / "out")
+    assert CPolicy(out.policy).state_size == 32
+    run = play(tmp_path / "out", "--episodes", "40", "--deterministic")
+    assert run.returncode == 0, run.stderr
+    python = evaluate_checkpoint(ENV_ID, result.checkpoint, episodes=40, deterministic=True)
+    line = run.stdout.splitlines()[0]
+    assert f"40 episode(s) in {python.steps} steps:" in line
+    for key, value in python.stats.items():
+        assert stats_of(line)[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+
+
 def test_sampled_play_agrees_with_python_in_distribution(exported):
     checkpoint, out = exported
     runs = [play(out, "--episodes", "2000", "--seed", str(seed)) for seed in (0, 0, 1)]
