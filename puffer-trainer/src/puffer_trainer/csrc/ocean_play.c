@@ -166,6 +166,13 @@ int main(int argc, char **argv) {
     Options o;
     if (parse_args(argc, argv, &o) != 0) return usage(NULL);
     char err[ERR_LEN] = {0};
+    /* Every buffer is released at `cleanup`, on success and on error alike. */
+    int status = 2;
+    OceanHandle *h = NULL;
+    void *obs = NULL;
+    int32_t *actions = NULL;
+    float *rewards = NULL, *state = NULL, *out = NULL, *workspace = NULL;
+    uint8_t *terminals = NULL, *truncations = NULL, *masks = NULL, *rgb = NULL;
     PinfModel *model = calloc(1, sizeof *model);
     if (model == NULL || pinf_model_load(model, o.policy, err, sizeof err) != 0) {
         fprintf(stderr, "ocean_play: error: %s\n", model ? err : "out of memory");
@@ -181,7 +188,7 @@ int main(int argc, char **argv) {
         snprintf(env_name, sizeof env_name, "%s", strncmp(value, "ocean/", 6) == 0 ? value + 6 : value);
     } else {
         fprintf(stderr, "ocean_play: error: the policy records no env_id; pass --env NAME\n");
-        return 2;
+        goto cleanup;
     }
     if (strncmp(env_name, "ocean/", 6) == 0) memmove(env_name, env_name + 6, strlen(env_name + 6) + 1);
     const OceanEnvDef *def = ocean_env_find(env_name);
@@ -189,7 +196,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ocean_play: error: no ocean env named '%s'; this libocean has:", env_name);
         for (int i = 0; i < ocean_env_count(); i++) fprintf(stderr, " %s", ocean_env_at(i)->name);
         fprintf(stderr, "\n");
-        return 2;
+        goto cleanup;
     }
     double params[OCEAN_MAX_PARAMS];
     for (int i = 0; i < def->num_params; i++) {
@@ -209,7 +216,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "ocean_play: error: env %s has no parameter '%s'; it has:", def->name, o.override_key[k]);
             for (int i = 0; i < def->num_params; i++) fprintf(stderr, " %s", def->params[i].name);
             fprintf(stderr, "\n");
-            return 2;
+            goto cleanup;
         }
     }
     if (o.num_envs < 0) {
@@ -221,46 +228,47 @@ int main(int argc, char **argv) {
     }
     if (o.num_envs > (1 << 20)) {
         fprintf(stderr, "ocean_play: error: --num-envs %lld is more than %d\n", o.num_envs, 1 << 20);
-        return 2;
+        goto cleanup;
     }
     OceanLayout lay;
     if (ocean_layout(def, params, def->num_params, &lay, err, sizeof err) != 0) {
         fprintf(stderr, "ocean_play: error: %s\n", err);
-        return 2;
+        goto cleanup;
     }
     if (check_fit(model, def, &lay, err, sizeof err) != 0) {
         fprintf(stderr, "ocean_play: error: %s\n", err);
-        return 2;
+        goto cleanup;
     }
     if (o.frames && (lay.render_width <= 0 || lay.render_height <= 0)) {
         fprintf(stderr, "ocean_play: error: env %s does not render; drop --frames\n", def->name);
-        return 2;
+        goto cleanup;
     }
 
     /* Every buffer, once. */
     int64_t agents = o.num_envs * lay.agents;
     int act_ints = def->act_dims == 0 ? 1 : def->act_dims;
     size_t obs_elem = def->obs_dtype == OCEAN_OBS_U8 ? 1 : sizeof(float);
-    void *obs = calloc((size_t)(agents * model->obs_size), obs_elem);
-    int32_t *actions = calloc((size_t)(agents * act_ints), sizeof(int32_t));
-    float *rewards = calloc((size_t)agents, sizeof(float));
-    uint8_t *terminals = calloc((size_t)agents, 1), *truncations = calloc((size_t)agents, 1);
-    uint8_t *masks = calloc((size_t)agents, 1);
-    float *state = calloc((size_t)(agents * (model->state_size ? model->state_size : 1)), sizeof(float));
-    float *out = calloc((size_t)(agents * model->out_size), sizeof(float));
+    obs = calloc((size_t)(agents * model->obs_size), obs_elem);
+    actions = calloc((size_t)(agents * act_ints), sizeof(int32_t));
+    rewards = calloc((size_t)agents, sizeof(float));
+    terminals = calloc((size_t)agents, 1);
+    truncations = calloc((size_t)agents, 1);
+    masks = calloc((size_t)agents, 1);
+    state = calloc((size_t)(agents * (model->state_size ? model->state_size : 1)), sizeof(float));
+    out = calloc((size_t)(agents * model->out_size), sizeof(float));
     int64_t ws_floats = pinf_workspace_floats(model);
-    float *workspace = calloc((size_t)ws_floats, sizeof(float));
-    uint8_t *rgb = o.frames ? calloc((size_t)lay.render_width * (size_t)lay.render_height * 3, 1) : NULL;
+    workspace = calloc((size_t)ws_floats, sizeof(float));
+    rgb = o.frames ? calloc((size_t)lay.render_width * (size_t)lay.render_height * 3, 1) : NULL;
     if (!obs || !actions || !rewards || !terminals || !truncations || !masks || !state || !out || !workspace ||
         (o.frames && !rgb)) {
         fprintf(stderr, "ocean_play: error: out of memory for %lld agents\n", (long long)agents);
-        return 2;
+        goto cleanup;
     }
-    OceanHandle *h = ocean_create(def->name, params, def->num_params, (int)o.num_envs, o.seed, obs, actions,
+    h = ocean_create(def->name, params, def->num_params, (int)o.num_envs, o.seed, obs, actions,
                                   rewards, terminals, truncations, masks, err, sizeof err);
     if (h == NULL) {
         fprintf(stderr, "ocean_play: error: %s\n", err);
-        return 2;
+        goto cleanup;
     }
     ocean_reset(h, 1, o.seed);
     PinfRng rng;
@@ -268,7 +276,7 @@ int main(int argc, char **argv) {
 
     double sums[OCEAN_MAX_LOG], totals[OCEAN_MAX_LOG] = {0};
     long long done = 0, steps = 0, frame = 0;
-    int status = 0;
+    status = 0;
     if (o.frames) {
         ocean_render(h, 0, rgb, lay.render_width, lay.render_height);
         if (write_ppm(o.frames, frame++, rgb, lay.render_width, lay.render_height) != 0) status = 2;
@@ -327,7 +335,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%lld agent steps in %.3f s of CPU time (%s, %lld agents)\n", steps * agents, seconds,
                 o.deterministic ? "deterministic" : "sampled", (long long)agents);
     }
-    ocean_close(h);
+cleanup:
+    if (h) ocean_close(h);
     pinf_model_free(model);
     free(model);
     free(obs);
