@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 
 from puffer_kernels import _loader
-from puffer_kernels.inference import CPolicy, Layer, PolicyFileError, PolicySpec, c_files, encode_policy
+from puffer_kernels.inference import (
+    LEAF_DTYPES,
+    CPolicy,
+    Layer,
+    PolicyFileError,
+    PolicySpec,
+    c_files,
+    encode_policy,
+)
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -238,6 +246,60 @@ def test_embedding_model_rejects_bad_indices_at_run_time(rng):
         ValueError, match=r"row 1: embedding index 4 at position 0 is not a whole number in \[0, 4\)"
     ):
         model.forward(np.array([[0, 3], [4, 1]], np.uint8))
+
+
+def test_unpack_reads_every_leaf_dtype_from_the_bytes(rng):
+    """A flattened Dict observation: typed leaves packed as bytes, a category one-hot encoded."""
+    leaves = [  # dtype, count, values
+        ("float16", 3, np.array([1.5, -0.0001, 65504], np.float16)),
+        ("int8", 2, np.array([-128, 7], np.int8)),
+        ("int32", 1, np.array([-70000], np.int32)),
+        ("int64", 1, np.array([2], np.int64)),  # a category: classes 4, start -1 -> one-hot at 3
+        ("float64", 2, np.array([0.25, -3.5], np.float64)),
+        ("bool", 3, np.array([True, False, True])),
+        ("uint8", 1, np.array([200], np.uint8)),
+        ("int16", 1, np.array([-2], np.int16)),
+        ("float32", 1, np.array([np.pi], np.float32)),
+    ]
+    table, chunks, offset, expected = [], [], 0, []
+    for dtype, count, values in leaves:
+        classes, start = (4, -1) if dtype == "int64" else (0, 0)
+        table += [offset, LEAF_DTYPES[dtype], count, classes, start]
+        chunks.append(values.astype(values.dtype.newbyteorder("<")).tobytes())
+        offset += len(chunks[-1])
+        expected += list(np.eye(4)[values[0] - start]) if classes else list(values.astype(np.float32))
+    obs = np.frombuffer(b"".join(chunks), np.uint8)[None]
+    width = len(expected)
+    eye = np.eye(width, dtype=np.float32)
+    layers = [
+        Layer("unpack", (len(leaves), obs.shape[1]), ints=table),
+        Layer("linear", (width, width, 1), [eye, np.zeros(width, np.float32)]),
+    ]
+    model = CPolicy.from_bytes(
+        encode_policy(
+            PolicySpec(
+                "uint8",
+                obs.shape[1:],
+                layers,
+                "gaussian",
+                [width - 1],
+                log_std=np.zeros(width - 1, np.float32),
+            )
+        )
+    )
+    np.testing.assert_array_equal(model.forward(obs)[0], np.array(expected, np.float32))
+    table[0] = obs.shape[1] - 1  # the float16 leaf would run past the bytes
+    with pytest.raises(PolicyFileError, match=r"layer 0 \(unpack\): leaf 0 \(offset \d+, dtype 5, count 3"):
+        encode_policy(
+            PolicySpec(
+                "uint8",
+                obs.shape[1:],
+                layers,
+                "gaussian",
+                [width - 1],
+                log_std=np.zeros(width - 1, np.float32),
+            )
+        )
 
 
 def test_gaussian_actions_and_start_offsets(rng):

@@ -21,7 +21,7 @@ from puffer_trainer.cli import main
 from puffer_trainer.config import Config
 from puffer_trainer.evaluation import evaluate_checkpoint
 from puffer_trainer.export import ExportError, export_checkpoint, policy_spec
-from puffer_trainer.policies import Policy, StructuredEncoder, make_policy
+from puffer_trainer.policies import Policy, make_policy
 
 TOL = 1e-4
 
@@ -198,7 +198,7 @@ def test_unsupported_modules_are_listed():
     message = str(info.value)
     assert "encoder.1 (torch.nn.modules.activation.SiLU)" in message
     assert "encoder.2 (torch.nn.modules.dropout.Dropout)" in message
-    assert "only MLPEncoder and CNNEncoder are exportable" in message
+    assert "only MLPEncoder, CNNEncoder and StructuredEncoder are exportable" in message
 
     deep = build(obs_space, act_space, hidden_size=16, lstm=True, lstm_hidden_size=16)
     deep.lstm = nn.LSTM(16, 16, num_layers=2, batch_first=True)
@@ -217,14 +217,44 @@ def test_unsupported_modules_are_listed():
         policy_spec(build(wide, act_space, hidden_size=16), wide, act_space)
 
 
-def test_structured_observations_are_refused_with_the_reason():
-    inner = spaces.Dict({"a": spaces.Box(-1, 1, (3,), np.float32), "b": spaces.Discrete(4)})
-    flat = spaces.Box(0, 255, (16,), np.uint8)
-    encoder = StructuredEncoder(flat.shape, inner, 16)
-    net = Policy(encoder, 16, spaces.Discrete(2), flat.shape)
-    expected = r"encoder \(puffer_trainer.policies.StructuredEncoder: only MLPEncoder and CNNEncoder"
-    with pytest.raises(ExportError, match=expected):
-        policy_spec(net, flat, spaces.Discrete(2))
+STRUCTURED = spaces.Dict(
+    {
+        "pos": spaces.Box(-5, 5, (2,), np.float32),
+        "kind": spaces.Discrete(3, start=-1),
+        "grid": spaces.Box(0, 9, (2, 2), np.uint8),
+        "far": spaces.Box(-2, 2, (3,), np.float64),
+        "flags": spaces.MultiBinary(4),
+        "ids": spaces.Box(-3, 3, (2,), np.int16),  # small values: the outputs stay near 1 (absolute TOL)
+    }
+)
+
+
+@pytest.mark.parametrize("lstm", [False, True])
+def test_structured_observations_match_torch(rng, lstm):
+    from puffer_core.flatten import flatten, flatten_space
+
+    flat = flatten_space(STRUCTURED)
+    act_space = spaces.Discrete(4)
+    config = Config("x/y")
+    config.policy.lstm, config.policy.hidden_size, config.policy.lstm_hidden_size = lstm, 32, 16
+    torch.manual_seed(0)
+    net = make_policy(config, FakeVec(flat, act_space, structured=STRUCTURED)).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0.0, 0.3)
+    model = CPolicy.from_bytes(encode_policy(policy_spec(net, flat, act_space)))
+    assert model.layers[0] == "unpack"
+    STRUCTURED.seed(int(rng.integers(1 << 30)))
+    state_c, state_t = model.initial_state(5), (net.initial_state(5) if lstm else None)
+    for _ in range(3 if lstm else 1):
+        obs = np.stack([flatten(STRUCTURED.sample(), STRUCTURED) for _ in range(5)])
+        expected, state_t = torch_out(net, torch.from_numpy(obs), state_t)
+        assert np.abs(model.forward(obs, state_c if lstm else None) - expected).max() <= TOL
+    bad = obs.copy()
+    kind = next(leaf for leaf in net.encoder.leaves if leaf[3] == 3)  # the Discrete leaf: int64 bytes
+    bad[2, kind[0] : kind[0] + 8] = np.frombuffer(np.int64(7).tobytes(), np.uint8)
+    with pytest.raises(ValueError, match=r"row 2: leaf \d holds class 8, outside \[0, 3\) after start -1"):
+        model.forward(bad, state_c if lstm else None)
 
 
 # -- ocean/squared: trained in Python, played in C -----------------------------------------------------------

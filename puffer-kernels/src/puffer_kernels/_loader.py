@@ -58,7 +58,8 @@ typedef struct PinfLayer {
 } PinfLayer;
 typedef struct PinfModel {
     int obs_dtype; int obs_ndim; int obs_shape[3]; int64_t obs_size; int num_layers; PinfLayer layers[64];
-    int act_kind; int act_dims; const int32_t *act_n; const int32_t *act_start; const float *log_std;
+    int act_kind; int act_dims; const int32_t *act_n; const int32_t *act_start; const int32_t *ints;
+    int64_t num_ints; const float *log_std;
     int64_t param_size; int64_t out_size; int64_t state_size; int64_t max_width; int64_t workspace;
     const char *meta; int64_t meta_bytes; const float *weights; int64_t num_weights; void *owned;
 } PinfModel;

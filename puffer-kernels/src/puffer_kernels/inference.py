@@ -55,7 +55,11 @@ OPS: dict[str, int] = {
     "embedding": 12,
     "lstm": 13,
     "heads": 14,
+    "unpack": 15,
 }
+#: Leaf dtypes of the ``unpack`` op (``PINF_LEAF_*``).
+LEAF_DTYPES = {"uint8": 0, "int8": 1, "int16": 2, "int32": 3, "int64": 4, "float16": 5, "float32": 6,
+               "float64": 7, "bool": 8}  # fmt: skip
 ACT_KINDS = {"categorical": 0, "gaussian": 1}
 OBS_DTYPES = {"uint8": 0, "float32": 1}
 
@@ -75,6 +79,9 @@ class Layer:
     op: str
     params: tuple[float, ...]
     weights: list[np.ndarray] = field(default_factory=list)
+    #: ``unpack``: 5 ints per leaf (byte offset, LEAF_DTYPES code, count, classes, start); its third
+    #: parameter (where the table starts in the file's ints) is filled in by :func:`encode_policy`.
+    ints: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -119,12 +126,18 @@ def encode_policy(spec: PolicySpec) -> bytes:
     shape += [1] * (3 - len(shape))
     dims = len(spec.act_n) if spec.act_kind == "categorical" else int(spec.act_n[0])
     layers = [*spec.layers, Layer("heads", (ACT_KINDS[spec.act_kind], dims))]
-    records = b"".join(struct.pack(f"<{LAYER_INTS}i", *_layer_ints(layer)) for layer in layers)
+    table: list[int] = []
+    records = b""
+    for layer in layers:
+        if layer.op == "unpack":  # its leaf table goes into the ints, where its third parameter points
+            record = Layer(layer.op, (len(layer.ints) // 5, layer.params[1], len(table)))
+            table += [int(v) for v in layer.ints]
+        else:
+            record = layer
+        records += struct.pack(f"<{LAYER_INTS}i", *_layer_ints(record))
     if spec.act_kind == "categorical":
-        start = list(spec.act_start) or [0] * dims
-        ints = np.asarray([*spec.act_n, *start], dtype="<i4").tobytes()
-    else:
-        ints = b""
+        table += [*spec.act_n, *(list(spec.act_start) or [0] * dims)]
+    ints = np.asarray(table, dtype="<i4").tobytes()
     for key, value in spec.meta.items():
         if "=" in key or "\n" in key or "\n" in str(value) or "\0" in key + str(value):
             raise PolicyFileError(f"metadata {key!r}={value!r}: keys hold no '=', and neither holds newlines")

@@ -87,16 +87,18 @@ def policy_spec(
     """
     from puffer_kernels.inference import Layer, PolicySpec
 
-    from .policies import CNNEncoder, MLPEncoder, Policy
+    from .policies import CNNEncoder, MLPEncoder, Policy, StructuredEncoder
 
     problems: list[str] = []
     if type(policy) is not Policy:
         raise ExportError(
             f"cannot export {type(policy).__module__}.{type(policy).__name__}: only puffer_trainer's default "
-            "Policy (MLP or CNN encoder, optional LSTM) is supported"
+            "Policy (MLP, CNN or structured encoder, optional LSTM) is supported"
         )
-    known = (Policy, MLPEncoder, CNNEncoder, nn.Linear, nn.Conv2d, nn.ReLU, nn.Flatten, nn.Sequential,
-             nn.ModuleList, nn.LSTM)  # fmt: skip
+    known = (
+        Policy, MLPEncoder, CNNEncoder, StructuredEncoder, nn.Linear, nn.Conv2d, nn.ReLU, nn.Flatten,
+        nn.Sequential, nn.ModuleList, nn.LSTM,
+    )  # fmt: skip
     for name, module in policy.named_modules():
         if type(module) not in known and name != "encoder":  # the encoder's own entry says why, below
             problems.append(f"{name or '(root)'} ({type(module).__module__}.{type(module).__name__})")
@@ -136,10 +138,22 @@ def policy_spec(
     elif type(encoder) is CNNEncoder:
         layers_cnn, size = _cnn_layers(encoder, obs_shape, raw_uint8, problems)
         layers += layers_cnn
+    elif type(encoder) is StructuredEncoder:
+        if obs_norm is not None or obs_dtype != np.dtype(np.uint8):
+            problems.append(
+                "encoder (StructuredEncoder: reads the uint8 bytes of its leaves, no normalizer)"
+            )
+        else:
+            layers.append(_unpack_layer(encoder, size, problems))
+            act = _activation_name(encoder.act) or "relu"
+            layers += [_linear(encoder.linear, encoder.linear.in_features), Layer(act, (encoder.out_size,))]
+            size = encoder.out_size
+            if _activation_name(encoder.act) is None:
+                problems.append(f"encoder.act ({encoder.act!r}: not one of the activations gelu, relu, tanh)")
     else:
         problems.append(
-            f"encoder ({type(encoder).__module__}.{type(encoder).__name__}: only MLPEncoder and CNNEncoder "
-            "are exportable)"
+            f"encoder ({type(encoder).__module__}.{type(encoder).__name__}: only MLPEncoder, CNNEncoder and "
+            "StructuredEncoder are exportable)"
         )
         size = getattr(encoder, "out_size", size)
 
@@ -189,6 +203,21 @@ def _linear(lin: nn.Linear, width: int) -> Any:
         raise ExportError(f"a Linear takes {lin.in_features} inputs but receives {width}")
     bias = lin.bias if lin.bias is not None else torch.zeros(lin.out_features)
     return Layer("linear", (lin.in_features, lin.out_features, 1), [_array(lin.weight), _array(bias)])
+
+
+def _unpack_layer(encoder: nn.Module, size: int, problems: list[str]) -> Any:
+    """StructuredEncoder's leaves (byte offset, dtype, elements, classes, start) as the C ``unpack`` table."""
+    from puffer_kernels.inference import LEAF_DTYPES, Layer
+
+    table: list[int] = []
+    for offset, nbytes, dtype, n_classes, start in encoder.leaves:
+        name = str(dtype).removeprefix("torch.")
+        if name not in LEAF_DTYPES:
+            problems.append(f"encoder leaf at byte {offset} of dtype {name}")
+            continue
+        itemsize = torch.empty((), dtype=dtype).element_size()
+        table += [int(offset), LEAF_DTYPES[name], int(nbytes) // itemsize, int(n_classes), int(start)]
+    return Layer("unpack", (len(table) // 5, size), ints=table)
 
 
 def _cnn_layers(encoder: nn.Module, obs_shape: tuple[int, ...], raw_uint8: bool, problems: list[str]):

@@ -10,7 +10,7 @@
  *   20      4     u32 observation rank (1..3)
  *   24      12    u32 observation shape[3] (unused dims 1)
  *   36      4     u32 number of layers L (1..PINF_MAX_LAYERS)
- *   40      4     u32 number of extra ints I (categorical action sizes and starts)
+ *   40      4     u32 number of extra ints I (unpack leaf tables, then categorical action sizes, starts)
  *   44      4     u32 metadata bytes M (a multiple of 4; key=value lines, NUL padded)
  *   48      8     u64 number of float32 weights W
  *   56      4     u32 CRC-32 (zlib's) of every byte after the header
@@ -88,6 +88,7 @@ static const char *op_name(int op) {
     case PINF_OP_EMBEDDING: return "embedding";
     case PINF_OP_LSTM: return "lstm";
     case PINF_OP_HEADS: return "heads";
+    case PINF_OP_UNPACK: return "unpack";
     default: return "unknown";
     }
 }
@@ -100,6 +101,40 @@ static int64_t mul_checked(int64_t a, int64_t b) {
 }
 
 /* Shapes and weight count of layer k given its input width; fills l->in/out. Returns weights or -1. */
+static int leaf_size(int dtype) {
+    static const int sizes[9] = {1, 1, 2, 4, 8, 2, 4, 8, 1};
+    return dtype >= 0 && dtype <= PINF_LEAF_BOOL ? sizes[dtype] : 0;
+}
+
+/* The unpack layer's leaf table: every leaf inside the bytes, known dtype; returns the output width or -1. */
+static int64_t check_unpack(const int32_t *p, int k, int64_t width, const int32_t *ints, int64_t num_ints,
+                            int64_t *ints_at, char *err, size_t errlen) {
+    if (k != 0 || p[0] < 1 || p[1] != width || p[2] != *ints_at || (int64_t)p[2] + 5 * (int64_t)p[0] > num_ints) {
+        fail(err, errlen, "layer %d (unpack): must come first, read all %lld observation bytes and own the "
+             "next %d*5 ints at %lld (got leaves %d, bytes %d, ints at %d)", k, (long long)width, p[0],
+             (long long)*ints_at, p[0], p[1], p[2]);
+        return -1;
+    }
+    int64_t out = 0;
+    for (int i = 0; i < p[0]; i++) {
+        const int32_t *leaf = ints + p[2] + 5 * i;
+        int size = leaf_size(leaf[1]);
+        if (size == 0 || leaf[0] < 0 || leaf[2] < 1 || leaf[3] < 0 ||
+            (int64_t)leaf[0] + (int64_t)leaf[2] * size > width) {
+            fail(err, errlen, "layer %d (unpack): leaf %d (offset %d, dtype %d, count %d, classes %d) does not fit "
+                 "%lld bytes", k, i, leaf[0], leaf[1], leaf[2], leaf[3], (long long)width);
+            return -1;
+        }
+        out += leaf[3] > 0 ? leaf[3] : leaf[2];
+        if (out > PINF_MAX_WIDTH) {
+            fail(err, errlen, "layer %d (unpack): output too wide", k);
+            return -1;
+        }
+    }
+    *ints_at += 5 * (int64_t)p[0];
+    return out;
+}
+
 static int64_t check_layer(PinfLayer *l, int k, int64_t width, int64_t *state, int64_t *scratch, char *err,
                            size_t errlen) {
     const int32_t *p = l->p;
@@ -259,7 +294,7 @@ int pinf_model_parse(PinfModel *m, const void *data, size_t size, char *err, siz
     uint64_t num_weights = read_u64(b + 48);
     if (num_layers < 1 || num_layers > PINF_MAX_LAYERS)
         return fail(err, errlen, "%u layers, expected 1..%d", num_layers, PINF_MAX_LAYERS);
-    if (num_ints > 2 * PINF_MAX_ACT_DIMS) return fail(err, errlen, "%u extra ints, at most %d", num_ints, 2 * PINF_MAX_ACT_DIMS);
+    if (num_ints > 1u << 20) return fail(err, errlen, "%u extra ints, at most %d", num_ints, 1 << 20);
     if (meta_bytes > PINF_MAX_META_BYTES || meta_bytes % 4 != 0)
         return fail(err, errlen, "metadata of %u bytes (must be a multiple of 4, at most %d)", meta_bytes,
                     PINF_MAX_META_BYTES);
@@ -292,7 +327,9 @@ int pinf_model_parse(PinfModel *m, const void *data, size_t size, char *err, siz
     m->obs_size = obs_size;
     m->num_layers = (int)num_layers;
 
-    int64_t width = obs_size, max_width = obs_size, state = 0, scratch = 0, used = 0;
+    int64_t width = obs_size, max_width = obs_size, state = 0, scratch = 0, used = 0, ints_at = 0;
+    m->ints = ints;
+    m->num_ints = num_ints;
     for (uint32_t k = 0; k < num_layers; k++) {
         PinfLayer *l = &m->layers[k];
         l->op = records[k * PINF_LAYER_INTS];
@@ -302,8 +339,17 @@ int pinf_model_parse(PinfModel *m, const void *data, size_t size, char *err, siz
             break;
         }
         if (k == num_layers - 1) return fail(err, errlen, "the last layer must be heads, got %s", op_name(l->op));
-        int64_t wc = check_layer(l, (int)k, width, &state, &scratch, err, errlen);
-        if (wc < 0) return -1;
+        int64_t wc = 0;
+        if (l->op == PINF_OP_UNPACK) {
+            if (dtype != PINF_OBS_U8) return fail(err, errlen, "layer 0 (unpack) needs uint8 observations");
+            l->in = width;
+            l->state_at = -1;
+            l->out = check_unpack(l->p, (int)k, width, ints, num_ints, &ints_at, err, errlen);
+            if (l->out < 0) return -1;
+        } else {
+            wc = check_layer(l, (int)k, width, &state, &scratch, err, errlen);
+            if (wc < 0) return -1;
+        }
         if ((uint64_t)(used + wc) > num_weights)
             return fail(err, errlen, "layer %u (%s) needs weights past the %llu in the file", k, op_name(l->op),
                         (unsigned long long)num_weights);
@@ -323,8 +369,10 @@ int pinf_model_parse(PinfModel *m, const void *data, size_t size, char *err, siz
     m->out_size = width;
     m->param_size = width - 1;
     if (kind == PINF_ACT_CATEGORICAL) {
-        if (num_ints != 2u * (uint32_t)dims)
-            return fail(err, errlen, "heads: categorical with %d dims needs %d ints, the file has %u", dims, 2 * dims, num_ints);
+        if ((int64_t)num_ints - ints_at != 2 * (int64_t)dims)
+            return fail(err, errlen, "heads: categorical with %d dims needs %d ints, the file has %lld left", dims,
+                        2 * dims, (long long)((int64_t)num_ints - ints_at));
+        ints += ints_at;
         int64_t total = 0;
         for (int i = 0; i < dims; i++) {
             if (ints[i] < 1) return fail(err, errlen, "heads: action dim %d has %d choices", i, ints[i]);
@@ -336,7 +384,9 @@ int pinf_model_parse(PinfModel *m, const void *data, size_t size, char *err, siz
         m->act_n = ints;
         m->act_start = ints + dims;
     } else if (kind == PINF_ACT_GAUSSIAN) {
-        if (num_ints != 0) return fail(err, errlen, "heads: gaussian actions take no ints, the file has %u", num_ints);
+        if ((int64_t)num_ints != ints_at)
+            return fail(err, errlen, "heads: gaussian actions take no ints, the file has %lld left",
+                        (long long)((int64_t)num_ints - ints_at));
         if ((int64_t)dims + 1 != width)
             return fail(err, errlen, "heads: %d means + 1 value do not match the output width %lld", dims, (long long)width);
         if ((uint64_t)(used + dims) > num_weights) return fail(err, errlen, "heads: log_std missing from the weights");
@@ -583,8 +633,44 @@ void pinf_lstm_cell(const float *x, float *h, float *c, const float *w_ih, const
 }
 
 /* ---- the model ------------------------------------------------------------------------------------------ */
-static int run_layer(const PinfLayer *l, float **cur, float **nxt, float *scratch, float *state, int64_t row,
-                     char *err, size_t errlen) {
+static float half_to_float(uint16_t h) {
+    int sign = h >> 15, exponent = (h >> 10) & 31, mantissa = h & 1023;
+    float v;
+    if (exponent == 0) v = ldexpf((float)mantissa, -24); /* zero and subnormals */
+    else if (exponent == 31) v = mantissa ? NAN : INFINITY;
+    else v = ldexpf((float)(mantissa | 1024), exponent - 25);
+    return sign ? -v : v;
+}
+
+/* Element i of a leaf, from observation bytes held as floats 0..255. */
+static double leaf_value(const float *x, const int32_t *leaf, int64_t i) {
+    int size = leaf_size(leaf[1]);
+    uint64_t bits = 0;
+    for (int b = 0; b < size; b++) bits |= (uint64_t)(uint8_t)x[leaf[0] + i * size + b] << (8 * b);
+    switch (leaf[1]) {
+    case PINF_LEAF_U8: return (double)(uint8_t)bits;
+    case PINF_LEAF_I8: return (double)(int8_t)(uint8_t)bits;
+    case PINF_LEAF_I16: return (double)(int16_t)(uint16_t)bits;
+    case PINF_LEAF_I32: return (double)(int32_t)(uint32_t)bits;
+    case PINF_LEAF_I64: return (double)(int64_t)bits;
+    case PINF_LEAF_F16: return (double)half_to_float((uint16_t)bits);
+    case PINF_LEAF_F32: {
+        uint32_t u = (uint32_t)bits;
+        float f;
+        memcpy(&f, &u, sizeof f);
+        return (double)f;
+    }
+    case PINF_LEAF_F64: {
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        return d;
+    }
+    default: return bits ? 1.0 : 0.0; /* bool */
+    }
+}
+
+static int run_layer(const PinfModel *m, const PinfLayer *l, float **cur, float **nxt, float *scratch, float *state,
+                     int64_t row, char *err, size_t errlen) {
     const int32_t *p = l->p;
     float *x = *cur, *y = *nxt;
     switch (l->op) {
@@ -622,6 +708,25 @@ static int run_layer(const PinfLayer *l, float **cur, float **nxt, float *scratc
             memcpy(y + i * p[2], l->w + (int64_t)v * p[2], (size_t)p[2] * sizeof(float));
         }
         break;
+    case PINF_OP_UNPACK: {
+        int64_t at = 0;
+        for (int i = 0; i < p[0]; i++) {
+            const int32_t *leaf = m->ints + p[2] + 5 * i;
+            if (leaf[3] > 0) { /* a category, as torch's one_hot: the class must exist */
+                double v = leaf_value(x, leaf, 0) - leaf[4];
+                if (!(v >= 0.0 && v < leaf[3]) || v != floor(v))
+                    return fail(err, errlen, "row %lld: leaf %d holds class %g, outside [0, %d) after start %d",
+                                (long long)row, i, v, leaf[3], leaf[4]);
+                memset(y + at, 0, (size_t)leaf[3] * sizeof(float));
+                y[at + (int64_t)v] = 1.0f;
+                at += leaf[3];
+            } else {
+                for (int64_t e = 0; e < leaf[2]; e++) y[at + e] = (float)leaf_value(x, leaf, e);
+                at += leaf[2];
+            }
+        }
+        break;
+    }
     case PINF_OP_LSTM: {
         int64_t in = p[0], hidden = p[1];
         const float *w_ih = l->w, *w_hh = w_ih + 4 * hidden * in;
@@ -662,7 +767,7 @@ int pinf_forward(const PinfModel *m, const void *obs, int64_t batch, float *stat
         }
         float *row_state = m->state_size ? state + r * m->state_size : NULL;
         for (int k = 0; k < m->num_layers - 1; k++)
-            if (run_layer(&m->layers[k], &cur, &nxt, scratch, row_state, r, err, errlen) != 0) return -1;
+            if (run_layer(m, &m->layers[k], &cur, &nxt, scratch, row_state, r, err, errlen) != 0) return -1;
         memcpy(out + r * m->out_size, cur, (size_t)m->out_size * sizeof(float));
     }
     return 0;

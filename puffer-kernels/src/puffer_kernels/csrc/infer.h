@@ -65,12 +65,23 @@ enum PinfOp {
                                [count][dim] rows of table[num][dim] (weights) */
     PINF_OP_LSTM = 13,     /* p0 in, p1 hidden: one LSTM step (torch gate order i, f, g, o); weights
                               W_ih[4h][in], W_hh[4h][h], b_ih[4h], b_hh[4h]; state h[hidden], c[hidden] */
+    PINF_OP_UNPACK = 15,   /* first layer, uint8 observations holding the bytes of several typed leaves (a
+                              flattened Dict/Tuple): p0 leaves, p1 bytes, p2 index of its table in the ints:
+                              per leaf 5 ints (byte offset, PINF_LEAF_* dtype, count, classes, start). A leaf
+                              with classes > 0 is a category: one-hot of (element 0 - start), classes wide;
+                              else its count elements as floats. Output: the leaves concatenated. */
     PINF_OP_HEADS = 14,    /* last layer; p0 kind (PINF_ACT_*), p1 action dims; width must be
                               params + 1: [action params..., value]. Categorical: ints n[dims], start[dims];
                               Gaussian: weights log_std[dims], params are the means */
 };
 
 enum { PINF_ACT_CATEGORICAL = 0, PINF_ACT_GAUSSIAN = 1 };
+
+/* Leaf dtypes of PINF_OP_UNPACK (little-endian in the observation bytes). */
+enum {
+    PINF_LEAF_U8 = 0, PINF_LEAF_I8 = 1, PINF_LEAF_I16 = 2, PINF_LEAF_I32 = 3, PINF_LEAF_I64 = 4,
+    PINF_LEAF_F16 = 5, PINF_LEAF_F32 = 6, PINF_LEAF_F64 = 7, PINF_LEAF_BOOL = 8,
+};
 
 typedef struct PinfLayer {
     int32_t op;
@@ -91,6 +102,8 @@ typedef struct PinfModel {
     int act_dims;
     const int32_t *act_n;        /* categorical: choices per dim */
     const int32_t *act_start;    /* categorical: the space's start per dim (added by pinf_act) */
+    const int32_t *ints;         /* the file's extra ints: unpack tables, then the action sizes and starts */
+    int64_t num_ints;
     const float *log_std;        /* gaussian */
     int64_t param_size;          /* action parameters per row (out_size - 1) */
     int64_t out_size;            /* pinf_forward's output per row: params then the value */
