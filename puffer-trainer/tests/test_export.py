@@ -20,7 +20,7 @@ from puffer_trainer import train
 from puffer_trainer.cli import main
 from puffer_trainer.config import Config
 from puffer_trainer.evaluation import evaluate_checkpoint
-from puffer_trainer.export import ExportError, export_checkpoint, policy_spec
+from puffer_trainer.export import ExportError, describe, export_checkpoint, policy_spec
 from puffer_trainer.policies import Policy, make_policy
 
 TOL = 1e-4
@@ -242,8 +242,11 @@ def test_structured_observations_match_torch(rng, lstm):
     with torch.no_grad():
         for p in net.parameters():
             p.normal_(0.0, 0.3)
-    model = CPolicy.from_bytes(encode_policy(policy_spec(net, flat, act_space)))
+    spec = policy_spec(net, flat, act_space)
+    model = CPolicy.from_bytes(encode_policy(spec))
     assert model.layers[0] == "unpack"
+    leaves = describe(spec)["layers"][0]["leaves"]  # policy.json lists them
+    assert len(leaves) == len(STRUCTURED.spaces) and sum(leaves, []) == spec.layers[0].ints
     STRUCTURED.seed(int(rng.integers(1 << 30)))
     state_c, state_t = model.initial_state(5), (net.initial_state(5) if lstm else None)
     for _ in range(3 if lstm else 1):

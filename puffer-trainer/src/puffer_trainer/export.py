@@ -269,7 +269,10 @@ def describe(spec: Any) -> dict[str, Any]:
         for w in layer.weights:
             weights.append({"offset": offset, "shape": list(np.shape(w))})
             offset += int(np.size(w))
-        rows.append({"op": layer.op, "params": list(layer.params), "weights": weights})
+        row = {"op": layer.op, "params": list(layer.params), "weights": weights}
+        if layer.ints:  # unpack: (byte offset, dtype code, count, classes, start) per leaf
+            row["leaves"] = [layer.ints[i : i + 5] for i in range(0, len(layer.ints), 5)]
+        rows.append(row)
     heads: dict[str, Any] = {"kind": spec.act_kind, "sizes": list(spec.act_n)}
     if spec.act_kind == "categorical":
         heads["start"] = list(spec.act_start)
