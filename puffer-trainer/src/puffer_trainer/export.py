@@ -1,8 +1,8 @@
 """``puffer export``: a trained policy as a C inference file, and for ocean envs a C program that plays it.
 
-:func:`policy_spec` turns a policy (the default :class:`~puffer_trainer.policies.Policy` with an MLP or CNN
-encoder and an optional LSTM, behind the observation normalizer it was trained with) into the layer list of
-puffer-kernels' C inference library; any module it cannot translate exactly is listed in an
+:func:`policy_spec` turns a policy (the default :class:`~puffer_trainer.policies.Policy` with an MLP, CNN or
+structured encoder and an optional LSTM, behind the observation normalizer it was trained with) into the
+layer list of puffer-kernels' C inference library; any module it cannot translate exactly is listed in an
 :class:`ExportError`. :func:`export_checkpoint` writes ``policy.bin`` (the one flat file the C library
 loads) and ``policy.json`` (the same architecture, readable), and for an env that describes itself to C
 (``env.native_runtime()``, which ocean envs have) compiles ``ocean_play`` with the system C compiler: the
