@@ -21,6 +21,8 @@ from puffer_envs_ocean._binding import library_path
 from puffer_envs_ocean.plugin import ENV_MODULES
 assert "site-packages" in puffer_envs_ocean.__file__, puffer_envs_ocean.__file__
 assert str(library_path()).startswith(str(__import__("sys").prefix)), library_path()
+from puffer_envs_ocean.native import include_dir
+assert (include_dir() / "ocean.h").is_file() and str(include_dir()).startswith(__import__("sys").prefix)
 for name in ENV_MODULES:
     env = puffer_core.make("ocean/" + name, num_envs=4, seed=0)
     env.reset()
@@ -54,7 +56,9 @@ def test_wheel_installs_and_runs_in_fresh_venv(tmp_path):
     (wheel,) = dist.glob("puffer_envs_ocean-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.endswith(("libocean.so", "libocean.dylib", "ocean.dll")) for n in names), names
-    assert not any(n.endswith((".c", ".h")) for n in names), "C sources do not belong in the wheel"
+    assert not any(n.endswith(".c") for n in names), "C sources do not belong in the wheel"
+    # ...but the C API's header does: C programs link the installed libocean (see native.py)
+    assert [n for n in names if n.endswith(".h")] == ["puffer_envs_ocean/csrc/ocean.h"], names
     assert "py3-none" in wheel.name, "cffi ABI mode: one wheel per platform, any Python 3"
 
     prefix = tmp_path / "venv"

@@ -49,6 +49,22 @@ def test_password_defaults_to_a_recurrent_policy():
     assert puffer_core.spec("ocean/password").train_config["policy"]["lstm"] is True
 
 
+def test_native_runtime_describes_the_env_for_c_programs():
+    """What `puffer export` compiles its runner from: the installed ocean.h and libocean, the env's params."""
+    import ctypes
+    import re
+
+    env = puffer_core.make("ocean/squared", num_envs=3, size=7, seed=0)
+    runtime = env.native_runtime()
+    env.close()
+    assert runtime.c_name == "squared" and runtime.num_envs == 3 and runtime.params == (("size", 7.0),)
+    header = (runtime.include_dir / "ocean.h").read_text()
+    library = ctypes.CDLL(str(runtime.library))
+    for name in re.findall(r"OCEAN_API [^(]*?\b(ocean_\w+)\(", header):  # every declared call is exported
+        assert hasattr(library, name), name
+    assert library.ocean_abi_version() == int(re.search(r"OCEAN_ABI_VERSION (\d+)", header).group(1))
+
+
 def test_log_interval_batches_infos():
     # cartpole with a 3-step limit: every episode is truncated at step 3 (squared has no short fixed length)
     env = puffer_core.make("ocean/cartpole", num_envs=64, seed=0, max_steps=3, log_interval=4)

@@ -29,6 +29,11 @@ LEFTOVERS = re.compile(
     r"(^|/)(build|_skbuild|CMakeFiles|__pycache__|tests?|benchmarks|\.nox|\.git)/|CMakeCache\.txt$|"
     r"\.(o|obj|a|pyc|pyo|c|cu|h|gif|mp4|png|npz|pt)$"
 )
+#: C files that are the packages' documented C API, compiled into users' programs (docs/export.md).
+C_API = {
+    "puffer_kernels/csrc/infer.h", "puffer_kernels/csrc/infer.c", "puffer_envs_ocean/csrc/ocean.h",
+    "puffer_trainer/csrc/ocean_play.c",
+}  # fmt: skip
 WHEEL_LIMIT = 4 * 2**20  # the CUDA library, when built in, is about 1.1 MB
 SDIST_LIMIT = 1 * 2**20
 
@@ -50,7 +55,11 @@ def test_wheel_holds_the_package_and_nothing_else(name):
     names = zipfile.ZipFile(wheel).namelist()
     module = name.replace("-", "_")
     assert {n.split("/")[0] for n in names} == {module, f"{module}-{PACKAGES[name].version}.dist-info"}, names
-    left = [n for n in names if LEFTOVERS.search(n) and "/templates/" not in n]
+    left = [n for n in names if LEFTOVERS.search(n) and "/templates/" not in n and n not in C_API]
+    if name in ("puffer-kernels", "puffer-envs-ocean", "puffer-trainer"):
+        shipped = {n for n in names if n in C_API}
+        expected = {n for n in C_API if n.startswith(name.replace("-", "_") + "/")}
+        assert shipped == expected, f"{wheel.name} should ship its C API files {sorted(expected)}"
     assert not left, f"{wheel.name} holds build leftovers or sources: {left}"
     assert wheel.stat().st_size < WHEEL_LIMIT, f"{wheel.name}: {wheel.stat().st_size} bytes"
     if name in COMPILED:  # one wheel per platform (cffi ABI mode), repaired to a manylinux tag on Linux

@@ -121,6 +121,14 @@ class OceanEnv(PufferEnv):
         bounds)."""
         return self.info.obs_low, self.info.obs_high
 
+    def native_runtime(self) -> Any:
+        """This env for a C program (:class:`~puffer_envs_ocean.native.NativeRuntime`): its C name, resolved
+        params, number of copies, and where ``ocean.h`` and ``libocean`` are installed."""
+        from .native import NativeRuntime, include_dir, library_path
+
+        params = tuple((p.name, float(self.params[p.name])) for p in self.info.params)
+        return NativeRuntime(self.c_name, params, self.num_envs, include_dir(), library_path())
+
     # -- parameters -------------------------------------------------------------------------------------
     @classmethod
     def param_specs(cls) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """puffer-kernels: advantage estimators (puff advantage, GAE, V-trace) in C and CUDA, called through cffi.
 
 Importing this package loads no library and imports no torch; the compiled libraries are opened on the
-first call that needs them.
+first call that needs them. ``puffer_kernels.inference`` writes and runs policy files for the C inference
+library (``csrc/infer.h``).
 """
 
 from .api import (

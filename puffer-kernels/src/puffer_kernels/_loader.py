@@ -51,8 +51,56 @@ int puff_vtrace_cuda(const float *values, const float *rewards, const float *don
                      int device, void *stream);
 """
 
+# Must match csrc/infer.h (tests/test_inference.py checks the declarations and sizeof(PinfModel)).
+INFER_CDEF = """
+typedef struct PinfLayer {
+    int32_t op; int32_t p[11]; const float *w; int64_t in, out; int64_t state_at;
+} PinfLayer;
+typedef struct PinfModel {
+    int obs_dtype; int obs_ndim; int obs_shape[3]; int64_t obs_size; int num_layers; PinfLayer layers[64];
+    int act_kind; int act_dims; const int32_t *act_n; const int32_t *act_start; const int32_t *ints;
+    int64_t num_ints; const float *log_std;
+    int64_t param_size; int64_t out_size; int64_t state_size; int64_t max_width; int64_t workspace;
+    const char *meta; int64_t meta_bytes; const float *weights; int64_t num_weights; void *owned;
+} PinfModel;
+typedef struct PinfRng { uint64_t s; } PinfRng;
+int pinf_model_parse(PinfModel *m, const void *data, size_t size, char *err, size_t errlen);
+int pinf_model_load(PinfModel *m, const char *path, char *err, size_t errlen);
+void pinf_model_free(PinfModel *m);
+int pinf_model_meta(const PinfModel *m, const char *key, char *out, size_t cap);
+int64_t pinf_workspace_floats(const PinfModel *m);
+size_t pinf_model_sizeof(void);
+int pinf_forward(const PinfModel *m, const void *obs, int64_t batch, float *state, float *out,
+                 float *workspace, int64_t workspace_floats, char *err, size_t errlen);
+int pinf_act(const PinfModel *m, const float *out, int64_t batch, int greedy, PinfRng *rng,
+             void *actions, char *err, size_t errlen);
+void pinf_rng_seed(PinfRng *r, uint64_t seed);
+uint64_t pinf_rng_u64(PinfRng *r);
+double pinf_rng_uniform(PinfRng *r);
+int pinf_argmax(const float *logits, int n);
+int pinf_sample_logits(const float *logits, int n, PinfRng *r);
+void pinf_linear(const float *x, const float *w, const float *b, float *y, int64_t rows,
+                 int64_t in, int64_t out);
+void pinf_relu(float *x, int64_t n);
+void pinf_gelu(float *x, int64_t n);
+void pinf_tanh(float *x, int64_t n);
+void pinf_sigmoid(float *x, int64_t n);
+void pinf_layernorm(const float *x, const float *gamma, const float *beta, float *y, int64_t rows,
+                    int64_t dim, float eps);
+void pinf_conv2d(const float *x, const float *w, const float *b, float *y, int in_c, int in_h,
+                 int in_w, int out_c, int kh, int kw, int stride_h, int stride_w, int pad_h,
+                 int pad_w);
+void pinf_hwc_to_chw(const float *x, float *y, int h, int w, int c);
+void pinf_set_max(const float *x, float *y, int64_t items, int64_t dim);
+int pinf_embedding(const int32_t *idx, const float *table, float *y, int64_t count, int64_t num,
+                   int64_t dim);
+void pinf_lstm_cell(const float *x, float *h, float *c, const float *w_ih, const float *w_hh,
+                    const float *b_ih, const float *b_hh, float *gates, int64_t in, int64_t hidden);
+"""
+
 CPU_LIB = "puffer_advantage"
 CUDA_LIB = "puffer_advantage_cuda"
+INFER_LIB = "puffer_infer"
 
 HOW_TO_GET_CUDA = (
     "reinstall puffer-kernels on a machine with the CUDA toolkit (nvcc on PATH, or CUDACXX set) with "
@@ -63,6 +111,7 @@ HOW_TO_GET_CUDA = (
 ffi = cffi.FFI()
 ffi.cdef(CDEF)
 ffi.cdef(CUDA_CDEF)
+ffi.cdef(INFER_CDEF)
 
 
 def _file_names(stem: str) -> list[str]:
@@ -90,7 +139,7 @@ def _search_dirs() -> list[Path]:
     except metadata.PackageNotFoundError:
         files = []
     for f in files:
-        if any(f.name == n for stem in (CPU_LIB, CUDA_LIB) for n in _file_names(stem)):
+        if any(f.name == n for stem in (CPU_LIB, CUDA_LIB, INFER_LIB) for n in _file_names(stem)):
             dirs.append(Path(str(f.locate())).resolve().parent)
     unique: list[Path] = []
     for d in dirs:
@@ -131,3 +180,21 @@ def cuda_lib() -> tuple[Any | None, str]:
         return ffi.dlopen(str(path)), ""
     except OSError as e:
         return None, f"the CUDA library {path} could not be loaded ({e}); {HOW_TO_GET_CUDA}"
+
+
+@functools.cache
+def infer_lib() -> Any:
+    """The policy inference library (csrc/infer.c), checked to agree with the cdef's PinfModel layout."""
+    path = find_library(INFER_LIB)
+    if path is None:
+        raise RuntimeError(
+            f"puffer-kernels: the inference library {_file_names(INFER_LIB)[0]} was not found in "
+            f"{[str(d) for d in _search_dirs()]}; reinstall puffer-kernels (`pip install ./puffer-kernels`)"
+        )
+    lib = ffi.dlopen(str(path))
+    if lib.pinf_model_sizeof() != ffi.sizeof("PinfModel"):
+        raise RuntimeError(
+            f"{path} was built from another infer.h (sizeof(PinfModel) {lib.pinf_model_sizeof()}, the "
+            f"binding expects {ffi.sizeof('PinfModel')}); reinstall puffer-kernels"
+        )
+    return lib

@@ -1,4 +1,4 @@
-"""The ``puffer`` command: ``train``, ``eval``, ``list``, ``autotune``, ``sweep`` and ``new-env``.
+"""The ``puffer`` command: ``train``, ``eval``, ``export``, ``list``, ``autotune``, ``sweep`` and ``new-env``.
 
 Config overrides are written ``--section.key value`` (or ``--section.key=value``; dashes and underscores
 are the same; a bare boolean flag means true), after or between the other arguments::
@@ -6,6 +6,7 @@ are the same; a bare boolean flag means true), after or between the other argume
     puffer train ocean/breakout --train.learning-rate 0.01 --train.anneal-lr false --env.num-envs=4096
     puffer train ocean/breakout --config my.toml --wandb --resume latest
     puffer eval ocean/breakout --checkpoint runs/NAME/checkpoints/latest.pt --render breakout.gif
+    puffer export ocean/squared --checkpoint runs/NAME/checkpoints/latest.pt --out squared-c
     puffer list
     puffer autotune ocean/breakout --budget 30                # same agents, fastest layout here
     puffer new-env maze --c                                   # a plugin package with a C env
@@ -113,6 +114,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--deterministic", action="store_true", help="take the most likely action instead of sampling"
     )
     ev.add_argument("--seed", type=int, default=0)
+
+    ex = commands.add_parser(
+        "export",
+        help="write a checkpoint's policy for the C inference library (and a C runner for ocean envs)",
+        allow_abbrev=False,
+        description="Write DIR/policy.bin (the flat file puffer-kernels' C library loads) and "
+        "DIR/policy.json "
+        "(its architecture). For ocean envs also compile DIR/ocean_play, which plays the policy on the env "
+        "in pure C (needs a C compiler; see docs/export.md).",
+    )
+    ex.add_argument("env", metavar="ENV")
+    ex.add_argument("--checkpoint", required=True, metavar="PATH", help="a .pt file written by puffer train")
+    ex.add_argument("--out", required=True, metavar="DIR", help="folder to write into (created if missing)")
+    ex.add_argument("--no-runner", action="store_true", help="write the policy files only, compile nothing")
+    ex.add_argument("--cc", metavar="COMPILER", help="C compiler for the runner (default: $CC, else cc)")
 
     commands.add_parser(
         "list", help="list registered envs, plugins that failed to load, misnamed hooks and id conflicts"
@@ -263,6 +279,8 @@ def _main(argv: list[str]) -> int:
             return _new_env(args)
         if args.command == "sweep":
             return _sweep(args, overrides)
+        if args.command == "export":
+            return _export(args)
         return _autotune(args, overrides)
     except KeyboardInterrupt:
         _error("interrupted")
@@ -289,7 +307,9 @@ def _report(error: Exception) -> int:
     if isinstance(error, EnvWorkerError):  # the env crashed mid-run: its traceback is in the message
         _error(f"the env failed: {error}")
         return EXIT_FAILED
-    if isinstance(error, (ConfigError, CheckpointError, PufferError, ImportError)):
+    from .export import ExportError
+
+    if isinstance(error, (ConfigError, CheckpointError, ExportError, PufferError, ImportError)):
         _error(str(error))
         return EXIT_USAGE
     if isinstance(error, MemoryError):
@@ -404,6 +424,20 @@ def _eval(args: argparse.Namespace, overrides: list[str]) -> int:
         print(f"only {result.episodes} of {args.episodes} episode(s) finished within {limit}")
     if result.render_path is not None:
         print(f"wrote {result.frames} frames to {result.render_path}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_checkpoint
+
+    result = export_checkpoint(
+        args.env, args.checkpoint, args.out, runner=not args.no_runner, compiler=args.cc
+    )
+    print(f"wrote {result.policy} ({result.policy.stat().st_size:,} bytes) and {result.description}")
+    if result.runner is not None:
+        print(f"built {result.runner}; play it in pure C: {' '.join(result.command)}")
+    elif result.runner_note:
+        print(result.runner_note)
     return 0
 
 
