@@ -13,6 +13,8 @@ from puffer_envs_ocean._binding import env_info, env_names
 from puffer_envs_ocean.plugin import ENV_MODULES
 
 TRAINER_SECTIONS = {"train", "vec", "policy", "run", "env"}
+#: Device-kind layers an env may register beside them (the trainer's config.DEVICE_KINDS).
+DEVICE_KINDS = {"cpu", "cuda", "mps"}
 
 
 def test_import_has_no_side_effects():
@@ -35,7 +37,10 @@ def test_every_env_is_registered_and_compiled():
 def test_spec_defaults_and_train_config(name):
     spec = puffer_core.spec(f"ocean/{name}")
     assert spec.description
-    assert set(spec.train_config) <= TRAINER_SECTIONS
+    # The trainer's sections, and per-device-kind layers holding the same sections.
+    layers = {k: v for k, v in spec.train_config.items() if k in DEVICE_KINDS}
+    assert set(spec.train_config) <= TRAINER_SECTIONS | DEVICE_KINDS
+    assert all(set(layer) <= TRAINER_SECTIONS for layer in layers.values())
     assert spec.train_config["train"]["total_timesteps"] > 0
     env = puffer_core.make(f"ocean/{name}", seed=0)  # the defaults make a valid env
     assert isinstance(env, OceanEnv)
