@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -41,12 +40,13 @@ def ours(seconds: float) -> float:
 
 
 def reference(python: str, seconds: float) -> float:
-    # Its defaults, but one worker process per core: it refuses more workers than cores (8 by default).
-    workers = str(len(os.sched_getaffinity(0)))
+    # Its defaults on the CPU, but its 8 env objects stepped in the training process (Serial), as ours are:
+    # its multiprocessing backend refuses more workers than cores, and its workers busy-wait, which on 2
+    # cores starves the learner.
     with tempfile.TemporaryDirectory() as scratch:
         out = subprocess.run(
             [python, str(HERE / "reference_train.py"), "puffer_breakout", "--max-seconds", str(seconds),
-             "--train.device", "cpu", "--vec.num-workers", workers],
+             "--train.device", "cpu", "--vec.backend", "Serial"],
             capture_output=True, text=True, cwd=scratch,
         ).stdout  # fmt: skip
     rows = []
@@ -74,6 +74,7 @@ def main() -> None:
     mine, theirs = [], []
     for i in range(args.repeats):
         mine.append(ours(args.seconds))
+        print(f"repeat {i + 1}: ours {mine[-1]:,.0f} SPS", flush=True)
         theirs.append(reference(args.reference_python, args.seconds))
         print(f"repeat {i + 1}: ours {mine[-1]:,.0f} SPS, reference {theirs[-1]:,.0f} SPS", flush=True)
     a, b = statistics.median(mine), statistics.median(theirs)
