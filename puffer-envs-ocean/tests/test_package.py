@@ -179,8 +179,14 @@ def test_vectorized_matches_direct(backend):
 @pytest.mark.parametrize("name", ENV_MODULES)
 def test_train_config_loads_in_the_trainer(name):
     config = pytest.importorskip("puffer_trainer.config")
-    loaded = config.load_config(f"ocean/{name}")
     spec = puffer_core.spec(f"ocean/{name}")
-    for section, values in spec.train_config.items():
-        for key, value in values.items():
-            assert getattr(getattr(loaded, section), key) == value, f"{section}.{key}"
+    base = {k: v for k, v in spec.train_config.items() if k not in DEVICE_KINDS}
+    # The CPU config, then each device-kind layer over it on its kind of device (the form alone is checked,
+    # so "cuda" loads without a GPU).
+    for kind in ("cpu", *[k for k in spec.train_config if k in DEVICE_KINDS and k != "cpu"]):
+        loaded = config.load_config(f"ocean/{name}", overrides=["--train.device", kind])
+        layer = spec.train_config.get(kind, {})
+        for section in {*base, *layer}:
+            for key, value in {**base.get(section, {}), **layer.get(section, {})}.items():
+                got = loaded.env[key] if section == "env" else getattr(getattr(loaded, section), key)
+                assert got == value, f"{kind}: {section}.{key}"
