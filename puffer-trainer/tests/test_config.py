@@ -263,7 +263,7 @@ def test_device_auto_resolves_and_says_why(monkeypatch):
     assert config.train.device == "cpu"
     assert config.device_note == "train.device auto: no CUDA GPU visible to torch"
     explicit = load_config("ocean/squared", overrides=["--train.device", "cpu"])
-    assert explicit.device_note == "set in the config"
+    assert explicit.device_note == "set by the config or an override, not auto"
 
 
 def test_an_envs_registered_cuda_layer_applies_on_a_gpu_only(monkeypatch, tmp_path):

@@ -560,7 +560,7 @@ DEVICE_KINDS = ("cpu", "cuda", "mps")
 def resolve_device(device: str) -> tuple[str, str]:
     """``(device, why)``: ``"auto"`` becomes ``"cuda"`` when torch sees a CUDA GPU, else ``"cpu"``."""
     if device != "auto":
-        return device, "set in the config"
+        return device, "set by the config or an override, not auto"
     import torch
 
     if torch.cuda.is_available():
