@@ -43,12 +43,19 @@ def reference(python: str, seconds: float) -> float:
     # Its defaults on the CPU, but its 8 env objects stepped in the training process (Serial), as ours are:
     # its multiprocessing backend refuses more workers than cores, and its workers busy-wait, which on 2
     # cores starves the learner.
+    command = [
+        python, str(HERE / "reference_train.py"), "puffer_breakout", "--max-seconds", str(seconds),
+        "--train.device", "cpu", "--vec.backend", "Serial",
+    ]  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch:
-        out = subprocess.run(
-            [python, str(HERE / "reference_train.py"), "puffer_breakout", "--max-seconds", str(seconds),
-             "--train.device", "cpu", "--vec.backend", "Serial"],
-            capture_output=True, text=True, cwd=scratch,
-        ).stdout  # fmt: skip
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, cwd=scratch, timeout=seconds + 180)
+            out = done.stdout
+        except subprocess.TimeoutExpired as stopped:
+            # It logs once per 524k-step epoch and has been seen to hang on exit after its last log: what it
+            # printed until then is what counts.
+            raw = stopped.stdout or b""
+            out = raw.decode() if isinstance(raw, bytes) else raw
     rows = []
     for line in out.splitlines():
         try:
