@@ -40,11 +40,37 @@ class EvalResult:
 
 
 def load_policy(checkpoint: str | os.PathLike[str], env: Any, env_id: str | None = None) -> tuple[Any, Any]:
-    """Rebuild the default policy of ``checkpoint`` for ``env``, load its weights: ``(policy, config)``."""
+    """Rebuild the default policy of ``checkpoint`` for ``env``, load its weights: ``(policy, config)``.
+
+    A policy trained with observation normalization comes behind its normalizer (:class:`NormalizedPolicy`).
+    """
+    policy, config, state = restore_policy(checkpoint, env, env_id)
+    if isinstance(state.get("obs_norm"), dict):  # trained with normalize_obs: the policy sees normalized obs
+        from .policies import ObsNormalizer
+
+        norm = ObsNormalizer(tuple(env.single_observation_space.shape))
+        norm.load_state_dict(state["obs_norm"])
+        policy = NormalizedPolicy(norm, policy).eval()
+    return policy, config
+
+
+def restore_policy(
+    checkpoint: str | os.PathLike[str],
+    env: Any,
+    env_id: str | None = None,
+    state: dict[str, Any] | None = None,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """``(policy, config, state)``: the checkpoint's default policy for ``env`` with its weights, in eval mode
+    and without its observation normalizer (``state["obs_norm"]``, if any), plus the checkpoint's state.
+
+    ``state``: the checkpoint as :func:`~puffer_trainer.checkpoint.load_checkpoint` returned it, when the
+    caller has read it already (``checkpoint`` then only names it in errors).
+    """
     from .config import Config
     from .policies import make_policy
 
-    state = load_checkpoint(checkpoint)
+    if state is None:
+        state = load_checkpoint(checkpoint)
     config = Config.from_dict(state["config"])
     if env_id is not None and config.env_id != env_id:
         raise CheckpointError(
@@ -76,13 +102,7 @@ def load_policy(checkpoint: str | os.PathLike[str], env: Any, env_id: str | None
         )
     policy.load_state_dict(weights)
     policy.eval()
-    if isinstance(state.get("obs_norm"), dict):  # trained with normalize_obs: the policy sees normalized obs
-        from .policies import ObsNormalizer
-
-        norm = ObsNormalizer(tuple(env.single_observation_space.shape))
-        norm.load_state_dict(state["obs_norm"])
-        policy = NormalizedPolicy(norm, policy).eval()
-    return policy, config
+    return policy, config, state
 
 
 class NormalizedPolicy(nn.Module):

@@ -21,7 +21,6 @@ import sys
 import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -311,31 +310,17 @@ def export_checkpoint(
     import puffer_core
 
     from .config import Config
-    from .policies import make_policy
+    from .evaluation import restore_policy
 
     state = load_checkpoint(checkpoint)
     config = Config.from_dict(state["config"])
-    if config.env_id != env_id:
+    if config.env_id != env_id:  # before making the env: the saved env kwargs are another env's
         raise CheckpointError(
             f"checkpoint {str(checkpoint)!r} was trained on {config.env_id!r}, not {env_id!r}"
         )
     env = puffer_core.make(env_id, **dict(config.env))
     try:
-        probe = SimpleNamespace(
-            single_observation_space=env.single_observation_space,
-            single_action_space=env.single_action_space,
-            structured_observation_space=getattr(env, "structured_observation_space", None),
-            structured_action_space=getattr(env, "structured_action_space", None),
-            num_agents=env.num_agents,
-        )
-        policy = make_policy(config, probe)
-        weights = state.get("policy")
-        if not isinstance(weights, dict):
-            raise CheckpointError(f"checkpoint {str(checkpoint)!r} holds no policy weights")
-        try:
-            policy.load_state_dict(weights)
-        except RuntimeError as error:
-            raise CheckpointError(f"checkpoint {str(checkpoint)!r} does not fit {env_id}: {error}") from None
+        policy, config, state = restore_policy(checkpoint, env, env_id, state)
         obs_norm = state.get("obs_norm") if isinstance(state.get("obs_norm"), dict) else None
         meta = {"env_id": env_id, **{f"env.{k}": _meta_value(v) for k, v in dict(config.env).items()}}
         meta.update({
