@@ -537,7 +537,8 @@ def load_config(env_id: str, path: str | Path | None = None, overrides: typing.S
     spec = puffer_core.spec(env_id)
     registered = dict(spec.train_config or {})
     layers = {kind: registered.pop(kind) for kind in DEVICE_KINDS if kind in registered}
-    file_data = None if path is None else _read_config_file(env_id, path)
+    # (its tables, the name errors give it)
+    file_data = None if path is None else (_read_config_file(env_id, path), f"config file {str(path)!r}")
     # The device decides which of the env's per-device layers applies, and the file or the overrides may
     # set it: resolve it from every layer but those, then build the config with the matching one.
     config = _layered(env_id, registered, None, file_data, overrides)
@@ -582,7 +583,6 @@ def _read_config_file(env_id: str, path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {str(file)!r} is not valid TOML: {exc}") from None
     if "env_id" in data and data["env_id"] != env_id:
         raise ConfigError(f"config file {str(file)!r} is for env {data['env_id']!r}, not {env_id!r}")
-    data["__source__"] = f"config file {str(file)!r}"
     return data
 
 
@@ -590,7 +590,7 @@ def _layered(
     env_id: str,
     registered: dict[str, Any],
     device_layer: tuple[str, dict[str, Any]] | None,
-    file_data: dict[str, Any] | None,
+    file_data: tuple[dict[str, Any], str] | None,
     overrides: typing.Sequence[str],
 ) -> Config:
     """Trainer defaults < the env's train_config < its device layer < the config file < the overrides."""
@@ -601,8 +601,7 @@ def _layered(
         kind, layer = device_layer
         merge_sections(config, layer, source=f"train_config[{kind!r}] of {env_id}", registered=True)
     if file_data is not None:
-        data = {k: v for k, v in file_data.items() if k != "__source__"}
-        merge_sections(config, data, source=file_data["__source__"])
+        merge_sections(config, file_data[0], source=file_data[1])
     apply_overrides(config, overrides)
     return config
 
