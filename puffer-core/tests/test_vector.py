@@ -361,9 +361,10 @@ def test_async_returns_first_ready_batch():
         vec.async_reset(0)
         while True:
             _, _, _, _, _, env_ids, _ = vec.recv()
+            # Read the clock before the send: the worker may start its 0.5 s sleep before send() returns.
+            sent_slow = time.perf_counter()
             vec.send(np.ones(1, np.int64))
             if env_ids[0] == 0:
-                sent_slow = time.perf_counter()
                 break
         order = []
         while not order or order[-1] != 0:
