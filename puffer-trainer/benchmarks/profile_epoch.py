@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -38,15 +39,21 @@ def main() -> None:
     print(f"batch {trainer.segments}x{trainer.horizon}: evaluate {1e3 * ev:.1f} ms ({steps / ev:,.0f} SPS), "
           f"train {1e3 * tr:.1f} ms; both {steps / (ev + tr):,.0f} SPS")
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    with profile(activities=activities) as prof:
-        trainer.evaluate()
-        trainer.train()
-        sync()
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=30, max_name_column_width=60))
-    if cuda:
+    trace = os.environ.get("PROFILE_TRACE")  # a folder: one Chrome trace per phase goes there
+    for name, phase in (("evaluate", trainer.evaluate), ("train", trainer.train)):
+        with profile(activities=activities) as prof:
+            phase()
+            sync()
         averages = prof.key_averages()
-        table = averages.table(sort_by="self_cuda_time_total", row_limit=15, max_name_column_width=60)
-        print(table)
+        kinds = ("cudaLaunchKernel", "cuLaunchKernel", "cuLaunchKernelEx")
+        launches = sum(e.count for e in averages if e.key in kinds)
+        print(f"\n===== {name}: {launches} kernel launches")
+        print(averages.table(sort_by="self_cpu_time_total", row_limit=30, max_name_column_width=60))
+        if cuda:
+            print(averages.table(sort_by="self_cuda_time_total", row_limit=15, max_name_column_width=60))
+        if trace:
+            os.makedirs(trace, exist_ok=True)
+            prof.export_chrome_trace(os.path.join(trace, f"{name}.json"))
     trainer.close()
 
 
