@@ -290,3 +290,17 @@ def test_an_envs_registered_cuda_layer_applies_on_a_gpu_only(monkeypatch, tmp_pa
     auto = load_config("ocean/breakout")
     assert auto.train.device == "cuda" and auto.policy.lstm
     assert auto.device_note.startswith("train.device auto: CUDA is available (Fake GPU)")
+
+
+def test_cuda_graphs_on_cpu_are_ignored_with_a_note():
+    from puffer_trainer import Trainer
+
+    config = load_config("ocean/squared", overrides=["--train.cuda-graphs", "true", "--train.device", "cpu"])
+    config.env.update({"num_envs": 8})
+    trainer = Trainer(config)
+    try:
+        assert any("train.cuda_graphs is ignored" in note and "cpu" in note for note in trainer.notes)
+        trainer.evaluate()  # the eager rollout
+        assert not trainer._graphs
+    finally:
+        trainer.close()

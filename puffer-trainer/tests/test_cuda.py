@@ -1,6 +1,8 @@
-"""The Trainer on a GPU (skipped where torch has no CUDA): pinned uploads, CUDA advantage, fused AdamW."""
+"""The Trainer on a GPU (skipped where torch has no CUDA): pinned uploads, CUDA advantage, AdamW, graphs."""
 
 from __future__ import annotations
+
+import contextlib
 
 import pytest
 import torch
@@ -66,3 +68,71 @@ def test_cuda_checkpoint_restores_weights_and_fused_optimizer_state():
         assert all(torch.isfinite(p).all() for p in second.policy.parameters())
     finally:
         second.close()
+
+
+# -- train.cuda_graphs: the captured rollout step -----------------------------------------------------------
+def lstm_config(**train):
+    config = cuda_config(**train)
+    config.policy.lstm = True
+    config.policy.lstm_hidden_size = 32
+    return config
+
+
+def test_graphed_step_matches_the_eager_policy_and_sees_weight_updates():
+    from gymnasium import spaces
+
+    from puffer_trainer.cuda_graphs import GraphedPolicyStep
+    from puffer_trainer.policies import MLPEncoder, Policy
+
+    torch.manual_seed(0)
+    policy = Policy(MLPEncoder((6,), 16, 1, "gelu"), 16, spaces.Discrete(5), (6,), lstm_hidden_size=8).cuda()
+
+    def greedy(params):  # deterministic stand-in for sampling, so eager and graph can be compared
+        logp = torch.log_softmax(params.float(), -1)
+        action = logp.argmax(-1)
+        return action.int(), logp.gather(-1, action.unsqueeze(-1)).squeeze(-1)
+
+    state = policy.initial_state(32, "cuda")
+    eager_state = tuple(s.clone() for s in state)
+    obs = torch.randn(32, 6, device="cuda")
+    step = GraphedPolicyStep(policy, greedy, obs, state, contextlib.nullcontext)
+    assert all(torch.equal(s, torch.zeros_like(s)) for s in state)  # capture and warm-up left it as it was
+    for i in range(6):
+        if i == 3:  # an optimizer step writes the weights in place: the next replay must use them
+            with torch.no_grad():
+                for p in policy.parameters():
+                    p.add_(0.05 * torch.randn_like(p))
+        obs = torch.randn(32, 6, device="cuda")
+        actions, logprobs, values = step(obs)
+        with torch.no_grad():
+            params, eager_values, new_state = policy(obs, eager_state)
+            eager_actions, eager_logprobs = greedy(params)
+        eager_state = new_state
+        torch.testing.assert_close(values, eager_values, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(logprobs, eager_logprobs, atol=1e-5, rtol=1e-4)
+        assert torch.equal(actions, eager_actions)
+        for s, e in zip(state, eager_state):  # the graph updated the caller's state tensors in place
+            torch.testing.assert_close(s, e, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="captured for observations"):
+        step(torch.randn(16, 6, device="cuda"))
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_cuda_graph_rollouts_are_seeded_and_train(bf16):
+    buffers = []
+    for _ in range(2):
+        trainer = Trainer(lstm_config(cuda_graphs=True, bf16=bf16, seed=3))
+        try:
+            trainer.evaluate()
+            assert len(trainer._graphs) == 1  # one batch layout: the serial backend steps every agent
+            buffers.append({k: getattr(trainer.buffer, k).clone() for k in ("actions", "logprobs", "values")})
+            trainer.train()
+            losses = run_epochs(trainer, 2)
+            finite = [torch.isfinite(torch.tensor(v)) for k, v in losses.items() if k != "explained_variance"]
+            assert all(finite) and all(torch.isfinite(p).all() for p in trainer.policy.parameters())
+        finally:
+            trainer.close()
+    for key in buffers[0]:  # replays draw their actions from the seeded generator: the same run twice
+        assert torch.equal(buffers[0][key], buffers[1][key]), key
+    assert buffers[0]["actions"].float().std() > 0  # and they are draws, not one repeated action
+

@@ -129,6 +129,9 @@ class TrainConfig:
     compile: bool = False
     #: Run the policy's forward passes under bfloat16 autocast.
     bf16: bool = False
+    #: On CUDA, capture the rollout's per-step policy call and action sampling as a CUDA graph and replay it
+    #: (one launch instead of dozens: small policies are launch-bound). Ignored with ``compile`` and on CPU.
+    cuda_graphs: bool = False
     #: Clamp rewards to ``[-reward_clip, reward_clip]`` before learning; 0 leaves them as they are.
     reward_clip: float = 0.0
     #: Normalize observations by running mean and variance (over live agent slots).

@@ -379,11 +379,16 @@ class Policy(nn.Module):
             params, value = self._heads(hidden)
             return _unflatten_lead(params, lead), value.reshape(lead), None
         if obs.ndim == self.obs_ndim + 1:  # one step of a batch of agents
-            hidden = self.encoder(obs).unsqueeze(1)
+            hidden = self.encoder(obs)
             h, c = state if state is not None else self.initial_state(obs.shape[0], obs.device)
-            out, (h, c) = self.lstm(hidden, (h.unsqueeze(0), c.unsqueeze(0)))
-            params, value = self._heads(out.squeeze(1))
-            return params, value, (h.squeeze(0), c.squeeze(0))
+            # The fused cell with the LSTM's own weights: the same math as one step of nn.LSTM in about a
+            # third of the host time (two matmuls, one pointwise kernel on CUDA); rollouts run it each step.
+            lstm = self.lstm
+            h, c = torch.lstm_cell(
+                hidden, (h, c), lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0
+            )
+            params, value = self._heads(h)
+            return params, value, (h, c)
         if obs.ndim != self.obs_ndim + 2:
             raise ValueError(
                 f"expected observations [B, *obs_shape] or [B, T, *obs_shape] with obs rank {self.obs_ndim}, "

@@ -16,6 +16,7 @@ import math
 import os
 import random
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from torch import nn
 
 from .buffer import ExperienceBuffer
 from .config import Config, batch_sizes, resolve_device
+from .cuda_graphs import GraphedPolicyStep
 from .distributed import Collectives
 from .optim import build_optimizer, build_scheduler
 from .policies import ActionDist, ObsNormalizer, make_policy, torch_dtype
@@ -31,6 +33,9 @@ from .ppo import ppo_update
 
 # ObsNormalizer lives beside the policies; it is still importable from here as in 0.1.0.
 __all__ = ["Trainer", "ObsNormalizer"]
+
+#: Most captured rollout steps kept (one per batch layout: an async vector env alternates a few).
+MAX_GRAPHS = 8
 
 
 def _choose_threads(config: Config, env_workers: int, world_size: int) -> tuple[int, int]:
@@ -156,6 +161,12 @@ class Trainer:
         self._autocast = (
             torch.autocast(self.device.type, dtype=torch.bfloat16) if tc.bf16 else contextlib.nullcontext()
         )
+        #: Captured rollout steps by (first agent, batch size); see :mod:`puffer_trainer.cuda_graphs`.
+        self._graphs: dict[tuple[int, int], GraphedPolicyStep] = {}
+        self._use_graphs = bool(tc.cuda_graphs) and self.device.type == "cuda" and not tc.compile
+        if tc.cuda_graphs and not self._use_graphs:
+            why = "train.compile is on" if tc.compile else f"the device is {self.device}"
+            self.notes.append(f"train.cuda_graphs is ignored: {why}")
         self._state = self.policy.initial_state(self.num_agents, self.device) if self.recurrent else None
 
         self.global_step = 0
@@ -295,25 +306,17 @@ class Trainer:
                 t2 = clock()
                 timings["copy"] += t2 - t1
 
-                with self._autocast:
-                    if self.recurrent:
-                        span = n > 0 and ids[-1] - ids[0] + 1 == n
-                        contiguous = span and (n == 1 or bool((np.diff(ids) == 1).all()))
-                        if contiguous:
-                            sl = slice(int(ids[0]), int(ids[0]) + n)
-                            state = tuple(s[sl] for s in self._state)
-                        else:
-                            index = self._to_device(ids.astype(np.int64))
-                            state = tuple(s[index] for s in self._state)
-                        params, values, new_state = policy(policy_obs, state)
-                        for s, ns in zip(self._state, new_state):
-                            if contiguous:
-                                s[sl] = ns
-                            else:
-                                s[index] = ns
-                    else:
-                        params, values, _ = policy(policy_obs, None)
-                    actions, logprobs = self.dist.sample(params)
+                contiguous = False
+                if self.recurrent:
+                    span = n > 0 and ids[-1] - ids[0] + 1 == n
+                    contiguous = span and (n == 1 or bool((np.diff(ids) == 1).all()))
+                graphed = None
+                if self._use_graphs and n > 0 and (contiguous or not self.recurrent):
+                    graphed = self._graph(int(ids[0]) if self.recurrent else 0, n, policy_obs)
+                if graphed is not None:
+                    actions, logprobs, values = graphed(policy_obs)
+                else:
+                    actions, logprobs, values = self._infer(policy, policy_obs, ids, contiguous)
                 t3 = clock()
                 timings["inference"] += t3 - t2
 
@@ -326,6 +329,50 @@ class Trainer:
                 self.vecenv.send(env_actions)
                 timings["env"] += clock() - t4
         return local_steps
+
+    def _infer(
+        self, policy: Any, obs: torch.Tensor, ids: np.ndarray, contiguous: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One eager rollout step for the agents ``ids``: actions, logprobs, values; the state is updated."""
+        with self._autocast:
+            if not self.recurrent:
+                params, values, _ = policy(obs, None)
+            else:
+                if contiguous:
+                    where: Any = slice(int(ids[0]), int(ids[0]) + len(ids))
+                else:
+                    where = self._to_device(ids.astype(np.int64))
+                params, values, new_state = policy(obs, tuple(s[where] for s in self._state))
+                for s, ns in zip(self._state, new_state):
+                    s[where] = ns
+            actions, logprobs = self.dist.sample(params)
+        return actions, logprobs, values
+
+    def _graph(self, first: int, n: int, obs: torch.Tensor) -> GraphedPolicyStep | None:
+        """The captured step for agents ``first .. first + n`` (captured on first use), or None for eager."""
+        key = (first, n)
+        graphed = self._graphs.get(key)
+        if graphed is not None or len(self._graphs) >= MAX_GRAPHS:
+            return graphed  # beyond MAX_GRAPHS batch layouts (varying batches) the rest run eagerly
+        state = tuple(s[first : first + n] for s in self._state) if self.recurrent else None
+        bf16 = self.config.train.bf16
+        try:
+            graphed = GraphedPolicyStep(
+                self._eval_forward, self.dist.sample, obs, state,
+                lambda: torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)
+                if bf16 else contextlib.nullcontext(),
+            )  # fmt: skip
+        except Exception as error:  # e.g. a custom policy that syncs with the host inside forward()
+            self._use_graphs = False
+            warnings.warn(
+                f"train.cuda_graphs: capturing the policy step failed ({type(error).__name__}: {error}); "
+                "the rollout runs eagerly",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return None
+        self._graphs[key] = graphed
+        return graphed
 
     # -- learning ------------------------------------------------------------------------------------------
     def train(self) -> dict[str, float]:
