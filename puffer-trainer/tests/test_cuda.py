@@ -136,3 +136,40 @@ def test_cuda_graph_rollouts_are_seeded_and_train(bf16):
         assert torch.equal(buffers[0][key], buffers[1][key]), key
     assert buffers[0]["actions"].float().std() > 0  # and they are draws, not one repeated action
 
+
+
+@pytest.mark.parametrize("layout", ["all", "halves"])
+def test_graphed_buffer_writes_equal_eager_writes(layout):
+    import numpy as np
+
+    from puffer_trainer.buffer import ExperienceBuffer
+
+    n, segments, horizon = 12, 10, 4  # fewer rows than agents: steps wait in the stash, rows overlap
+    layout_args = (segments, horizon, n, (3,), torch.float32, (), torch.int32, "cuda")
+    buffers = [ExperienceBuffer(*layout_args, cuda_graphs=graphs) for graphs in (False, True)]
+    # The same tensors every step (as the trainer's staging buffers and captured policy step hand over),
+    # refilled in place with fresh data.
+    inputs = [torch.zeros(n, 3, device="cuda"), torch.zeros(n, dtype=torch.int32, device="cuda")]
+    inputs += [torch.zeros(n, device="cuda") for _ in range(6)]
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    groups = [np.arange(n)] if layout == "all" else [np.arange(n // 2), np.arange(n // 2, n)]
+    fields = ("observations", "actions", "logprobs", "values", "rewards", "dones", "weights", "last_value")
+    for step in range(60):
+        ids = groups[step % len(groups)]
+        k = len(ids)
+        views = [t[:k] for t in inputs]
+        views[0].copy_(torch.randn(k, 3, device="cuda", generator=gen))
+        views[1].copy_(torch.randint(0, 4, (k,), device="cuda", generator=gen))
+        for v in views[2:5]:
+            v.copy_(torch.randn(k, device="cuda", generator=gen))
+        for v in views[5:]:  # terminal, truncation and mask flags, as float 0/1 like the staged ones
+            v.copy_((torch.rand(k, device="cuda", generator=gen) < 0.3).float())
+        for buffer in buffers:
+            if buffer.full:
+                buffer.reset()
+            buffer.store(ids, *views, gamma=0.9)
+        for name in fields:
+            assert torch.equal(getattr(buffers[0], name), getattr(buffers[1], name)), (step, name)
+        for name in buffers[0]._stash:
+            assert torch.equal(buffers[0]._stash[name], buffers[1]._stash[name]), (step, name)
+    assert buffers[1]._write_graphs and not buffers[0]._write_graphs

@@ -325,7 +325,9 @@ def test_staged_uploads_match_direct_copies(monkeypatch):
         torch.empty((capacity, *staged.obs_shape), dtype=staged.buffer.observations.dtype),
         torch.empty(4 * capacity),
     )
+    staged._device_staging = tuple(torch.empty_like(t) for t in staged._pinned)
     staged.buffer._pinned = torch.empty(3 * capacity, dtype=torch.int64)
+    staged.buffer._indices = torch.empty(3, capacity, dtype=torch.int64)
     try:
         for epoch in range(2):
             for trainer in (direct, staged):  # the same random draws for both

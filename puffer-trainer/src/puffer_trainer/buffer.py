@@ -52,6 +52,9 @@ class ExperienceBuffer:
         obs_shape, obs_dtype: per-step observation layout (stored as received, e.g. uint8 pixels).
         act_shape, act_dtype: per-step stored action layout.
         device: where the tensors live.
+        cuda_graphs: on CUDA, replay a captured graph of a step's writes when :meth:`store` is called again
+            with the same input tensors (the same storage, as a trainer with static staging buffers passes)
+            and every step lands in a row: one launch instead of about twenty.
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class ExperienceBuffer:
         act_shape: tuple[int, ...],
         act_dtype: torch.dtype,
         device: torch.device | str = "cpu",
+        cuda_graphs: bool = False,
     ) -> None:
         if segments < 1:
             raise ValueError(f"segments must be >= 1, got {segments}")
@@ -105,7 +109,12 @@ class ExperienceBuffer:
         self.row_agent = np.full(s, -1, dtype=np.int64)
         cuda = self.device.type == "cuda"
         self._pinned = torch.empty(3 * n, dtype=torch.int64, pin_memory=True) if cuda else None
+        # Indices land in one reused device tensor: a captured write reads them from a fixed address.
+        self._indices = torch.empty(3, n, dtype=torch.int64, device=dev) if cuda else None
         self._upload_done: torch.cuda.Event | None = None
+        self._use_graphs = bool(cuda_graphs) and cuda
+        #: Captured writes by the identity (address, shape, dtype, strides) of their inputs, and gamma.
+        self._write_graphs: dict[tuple, torch.cuda.CUDAGraph] = {}
 
     @property
     def full(self) -> bool:
@@ -124,7 +133,8 @@ class ExperienceBuffer:
         k, n = array.shape
         staging = self._pinned[: k * n].view(k, n)
         staging.copy_(torch.from_numpy(array))
-        out = staging.to(self.device, non_blocking=True)
+        out = self._indices[:k, :n]
+        out.copy_(staging, non_blocking=True)
         self._upload_done = torch.cuda.Event()
         self._upload_done.record()
         return out
@@ -176,31 +186,17 @@ class ExperienceBuffer:
 
         # One upload of the step's indices (pinned and asynchronous on CUDA).
         ids_t, r, p = self._upload(np.stack([ids, row, pos]))
-
-        terminals = terminals.to(torch.bool)
-        truncations = truncations.to(torch.bool)
-        cut = (truncations & ~terminals).float()
-        rewards = rewards.float() + gamma * cut * self.last_value[ids_t]
-        dones = (terminals | truncations).float()
-        weights = masks.float()
-        values = values.float()
-        self.last_value[ids_t] = values
-        step = {
-            "observations": observations,
-            "actions": actions,
-            "logprobs": logprobs.float(),
-            "values": values,
-            "rewards": rewards,
-            "dones": dones,
-            "weights": weights,
-        }
-
+        inputs = (observations, actions, logprobs, values, rewards, terminals, truncations, masks)
         stored = row >= 0
         n_stored = int(stored.sum())
         if n_stored == ids.size:
-            for name, value in step.items():
-                getattr(self, name)[r, p] = value
+            if self._use_graphs:
+                self._write_graphed(ids_t, r, p, inputs, gamma)
+            else:
+                for name, value in self._step(ids_t, inputs, gamma).items():
+                    getattr(self, name)[r, p] = value
         else:
+            step = self._step(ids_t, inputs, gamma)
             keep = np.flatnonzero(stored)
             if keep.size:
                 sel = self._to_index(keep)
@@ -228,6 +224,65 @@ class ExperienceBuffer:
         self.row[ids] = row
         self.pos[ids] = pos
         return n_stored
+
+    def _step(
+        self, ids_t: torch.Tensor, inputs: tuple[torch.Tensor, ...], gamma: float
+    ) -> dict[str, torch.Tensor]:
+        """The stored fields of one step (the truncation bootstrap applied); updates ``last_value``."""
+        observations, actions, logprobs, values, rewards, terminals, truncations, masks = inputs
+        terminals = terminals.to(torch.bool)
+        truncations = truncations.to(torch.bool)
+        cut = (truncations & ~terminals).float()
+        rewards = rewards.float() + gamma * cut * self.last_value[ids_t]
+        values = values.float()
+        self.last_value[ids_t] = values
+        return {
+            "observations": observations,
+            "actions": actions,
+            "logprobs": logprobs.float(),
+            "values": values,
+            "rewards": rewards,
+            "dones": (terminals | truncations).float(),
+            "weights": masks.float(),
+        }
+
+    def _write_graphed(
+        self,
+        ids_t: torch.Tensor,
+        r: torch.Tensor,
+        p: torch.Tensor,
+        inputs: tuple[torch.Tensor, ...],
+        gamma: float,
+    ) -> None:
+        """The all-stored write as a graph captured for these exact input tensors (on first use).
+
+        A graph replays fixed addresses, so the key is each input's storage address and layout: a caller that
+        hands new tensors every step (new allocations) simply captures nothing reusable and, past a few
+        layouts, writes eagerly.
+        """
+        key = (gamma, ids_t.shape[0]) + tuple(
+            (t.data_ptr(), tuple(t.shape), t.dtype, tuple(t.stride())) for t in inputs
+        )
+        graph = self._write_graphs.get(key)
+        if graph is None:
+            if len(self._write_graphs) >= 4:
+                for name, value in self._step(ids_t, inputs, gamma).items():
+                    getattr(self, name)[r, p] = value
+                return
+            graph = torch.cuda.CUDAGraph()
+            saved = self.last_value.clone()
+            side = torch.cuda.Stream(device=self.device)
+            side.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(side):  # warm-up on a side stream, as capture wants; the replay redoes it
+                for name, value in self._step(ids_t, inputs, gamma).items():
+                    getattr(self, name)[r, p] = value
+            torch.cuda.current_stream(self.device).wait_stream(side)
+            self.last_value.copy_(saved)
+            with torch.cuda.graph(graph):
+                for name, value in self._step(ids_t, inputs, gamma).items():
+                    getattr(self, name)[r, p] = value
+            self._write_graphs[key] = graph
+        graph.replay()
 
     def train_weights(self) -> torch.Tensor:
         """Per-step loss weights: the env masks, with each row's bootstrap-only last step zeroed."""

@@ -143,6 +143,7 @@ class Trainer:
             self.dist.buffer_shape,
             self.dist.buffer_dtype,
             self.device,
+            cuda_graphs=tc.cuda_graphs and not tc.compile,
         )
         self.obs_norm = ObsNormalizer(self.obs_shape).to(self.device) if tc.normalize_obs else None
         self.sync.broadcast_module(self.policy)
@@ -191,6 +192,10 @@ class Trainer:
                 torch.empty((capacity, *self.obs_shape), dtype=torch_dtype(obs_space.dtype), pin_memory=True),
                 torch.empty(4 * capacity, dtype=torch.float32, pin_memory=True),
             )
+            self._device_staging = (
+                torch.empty_like(self._pinned[0], device=self.device),
+                torch.empty_like(self._pinned[1], device=self.device),
+            )
         self.vecenv.async_reset(self.seed * 100_003)
 
     # -- public state --------------------------------------------------------------------------------------
@@ -209,8 +214,13 @@ class Trainer:
         return tensor if dtype is None or tensor.dtype == dtype else tensor.to(dtype)
 
     def _stage(self, obs: Any, *flags: Any) -> tuple[torch.Tensor, ...]:
-        """Host step data to the GPU in two copies through reused pinned buffers (no pageable stalls)."""
+        """Host step data to the GPU in two copies through reused pinned buffers (no pageable stalls).
+
+        The copies land in reused device tensors too, so every step hands the policy and the buffer the same
+        storage (what their captured CUDA graphs replay on); flags stay float 0/1 and are compared on use.
+        """
         pin_obs, pin_misc = self._pinned
+        dev_obs, dev_misc = self._device_staging
         n = len(obs)
         if self._staged is not None:
             self._staged.synchronize()  # the last step's copies must have left the staging buffers
@@ -218,11 +228,13 @@ class Trainer:
         misc = pin_misc[: 4 * n].view(4, n)
         for i, flag in enumerate(flags):
             misc[i].copy_(torch.from_numpy(np.asarray(flag)))
-        obs_t = pin_obs[:n].to(self.device, non_blocking=True)
-        misc_t = misc.to(self.device, non_blocking=True)
+        obs_t = dev_obs[:n]
+        obs_t.copy_(pin_obs[:n], non_blocking=True)
+        misc_t = dev_misc[: 4 * n].view(4, n)
+        misc_t.copy_(misc, non_blocking=True)
         self._staged = torch.cuda.Event()
         self._staged.record()
-        return obs_t, misc_t[0], misc_t[1] > 0, misc_t[2] > 0, misc_t[3] > 0
+        return obs_t, misc_t[0], misc_t[1], misc_t[2], misc_t[3]
 
     def _add_infos(self, infos: list[dict[str, float]]) -> None:
         sums, counts = self._info_sums, self._info_counts
@@ -288,6 +300,7 @@ class Trainer:
                 ids = env_ids.cpu().numpy() if isinstance(env_ids, torch.Tensor) else np.asarray(env_ids)
                 n = ids.shape[0]
                 local_steps += n
+                staged = None
                 if self._pinned is not None and n <= self._pinned[0].shape[0]:
                     staged = self._stage(obs, rewards, terminals, truncations, masks)
                     obs_t, rew_t, term_t, trunc_t, mask_t = staged
@@ -297,11 +310,13 @@ class Trainer:
                     term_t = self._to_device(terminals, torch.bool)
                     trunc_t = self._to_device(truncations, torch.bool)
                     mask_t = self._to_device(masks, torch.bool)
-                if tc.reward_clip > 0:
-                    rew_t = rew_t.clamp(-tc.reward_clip, tc.reward_clip)
+                if tc.reward_clip > 0 and staged is not None:
+                    rew_t.clamp_(-tc.reward_clip, tc.reward_clip)  # our staging copy: same storage each step
+                elif tc.reward_clip > 0:
+                    rew_t = rew_t.clamp(-tc.reward_clip, tc.reward_clip)  # the env's own tensor stays as sent
                 policy_obs = obs_t
                 if self.obs_norm is not None:
-                    self.obs_norm.update(obs_t.reshape(n, -1).reshape(obs_t.shape), mask_t)
+                    self.obs_norm.update(obs_t.reshape(n, -1).reshape(obs_t.shape), mask_t.bool())
                     policy_obs = self.obs_norm(obs_t)
                 t2 = clock()
                 timings["copy"] += t2 - t1
