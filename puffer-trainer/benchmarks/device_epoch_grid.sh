@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Epoch time of ocean/breakout's registered GPU config under variants (benchmarks/epoch_variants.txt: one
 # "name overrides..." per line), one after the other on GPU 0: `profile_epoch.py` with PROFILE_TABLE=0, then
-# the full profiler table of the variant named in TABLE (default: graphs).
+# the full profiler table of the variant named in TABLE (default: registered).
 # Run from the repository root on the device with .whl (cffi, pycparser) carried:
 #   bash puffer-trainer/benchmarks/device_epoch_grid.sh          # about 20 s a variant after a 30 s install
 # VARIANTS=FILE picks another list, SKIP_INSTALL=1 uses what is installed; output also goes to $OUT.
@@ -22,10 +22,10 @@ grep -v '^#' "${VARIANTS:-puffer-trainer/benchmarks/epoch_variants.txt}" | while
   line=$(CUDA_VISIBLE_DEVICES=0 PROFILE_TABLE=0 timeout 120 python3 $P ocean/breakout $overrides 2>&1 | tail -2 | tr '\n' ' ')
   printf '%-20s %s\n' "$name" "$line" | tee -a "$OUTDIR/grid.txt"
 done
-if [ -n "${TABLE-graphs}" ]; then
-  overrides=$(grep "^${TABLE:-graphs} " "${VARIANTS:-puffer-trainer/benchmarks/epoch_variants.txt}" | cut -d' ' -f2-)
+if [ -n "${TABLE-registered}" ]; then
+  overrides=$(grep "^${TABLE:-registered} " "${VARIANTS:-puffer-trainer/benchmarks/epoch_variants.txt}" | cut -d' ' -f2-)
   CUDA_VISIBLE_DEVICES=0 PROFILE_TRACE="$OUTDIR/trace" timeout 150 python3 $P ocean/breakout $overrides \
-    > "$OUTDIR/profile_${TABLE:-graphs}.txt" 2>&1
-  grep -E "=====|batch|collection" "$OUTDIR/profile_${TABLE:-graphs}.txt"
+    > "$OUTDIR/profile_${TABLE:-registered}.txt" 2>&1
+  grep -E "=====|batch|collection" "$OUTDIR/profile_${TABLE:-registered}.txt"
   gzip -f "$OUTDIR"/trace/*.json 2>/dev/null
 fi

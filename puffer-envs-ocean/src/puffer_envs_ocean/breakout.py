@@ -145,12 +145,15 @@ SPEC = {
         # perf 0.95 (the reference's solve threshold): 0.95 * 864
         "run": {"score_target": 820.8},
         # On a GPU: 8192 agents and the reference's own breakout hyperparameters (its breakout.ini), with its
-        # LSTM policy and Muon, now that our Muon has the reference's semantics, plus bf16 autocast. Side by
-        # side on 2 H200s (puffer-trainer's benchmarks/sweeps/sweep4.txt, 8 runs per GPU, 90M steps,
-        # 2026-11-30), 4 of 4 such runs passed perf 0.95 at 64-75M steps (the reference: 72-81M); MLP policies
-        # and Adam stayed far below it. Alone on one H200: perf 0.95 at 65 s (fp32) and 59 s (bf16).
+        # LSTM policy and Muon, now that our Muon has the reference's semantics. Side by side on 2 H200s
+        # (puffer-trainer's benchmarks/sweeps/sweep4.txt, 8 runs per GPU, 90M steps, 2026-11-30), 4 of 4 such
+        # runs passed perf 0.95 at 64-75M steps (the reference: 72-81M); MLP policies and Adam stayed far below
+        # it. The agents live in 8 env objects stepped by worker processes (as the reference's 8 x 1024), and
+        # the rollout step is a CUDA graph, in fp32: on one H200 (benchmarks/epoch_variants.txt, 2026-11-30)
+        # graphs took collection from 227 to 176 ms an epoch, fp32 instead of bf16 to 131 ms, 8 workers to 114.
         "cuda": {
-            "env": {"num_envs": 8192},
+            "env": {"num_envs": 1024},
+            "vec": {"backend": "multiprocessing", "num_env_objects": 8},
             "train": {
                 "total_timesteps": 90_000_000,
                 "optimizer": "muon",
@@ -173,7 +176,7 @@ SPEC = {
                 "horizon": 64,
                 "minibatch_size": 32768,
                 "torch_threads": 1,
-                "bf16": True,
+                "cuda_graphs": True,
             },
             "policy": {
                 "kind": "mlp", "hidden_size": 128, "num_layers": 1, "lstm": True, "lstm_hidden_size": 128
