@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["NS_COEFFICIENTS", "NS_EPS", "NS_STEPS", "MuonWithSGD"]
+__all__ = ["MERGE_LIMIT", "NS_COEFFICIENTS", "NS_EPS", "NS_STEPS", "MuonWithSGD", "orthogonalize"]
 
 #: Newton-Schulz quintic coefficients, steps and norm floor of Keller Jordan's Muon (torch.optim.Muon's
 #: defaults).
@@ -68,40 +68,88 @@ def newton_schulz_stack(
     return x
 
 
+#: Largest zero-padded stack (elements) into which ``merge_shapes`` puts matrices of different shapes: 4M
+#: bf16 elements (8 MB), whose products a GPU does in microseconds, far below the cost of the launches saved.
+MERGE_LIMIT = 1 << 22
+
+
+def _stack(updates: list[Tensor], wide: list[int], tall: list[int]) -> Tensor:
+    """The wide members, then the tall ones transposed: ``[n, rows, cols]`` with rows <= cols."""
+    if wide and tall:
+        return torch.stack([updates[i] for i in wide] + [updates[i].mT for i in tall])
+    if tall:
+        # A view, as torch.optim.Muon's `.T`: the first products see the same operand layout as there, which
+        # on CPU makes the results bitwise equal to torch's (a transposed copy rounds differently).
+        return torch.stack([updates[i] for i in tall]).mT
+    return torch.stack([updates[i] for i in wide])
+
+
+def _unstack(
+    x: Tensor, updates: list[Tensor], wide: list[int], tall: list[int], out: list[Tensor | None]
+) -> None:
+    """Write the blocks of ``x`` (wide members, then tall ones transposed) into ``out`` as contiguous tensors
+    of the updates' dtype (float32 for float32 parameters: the final fused ``_foreach_add_`` needs that)."""
+    dtype = updates[(wide or tall)[0]].dtype
+    if wide:
+        for i, u in zip(wide, x[: len(wide)].to(dtype, memory_format=torch.contiguous_format).unbind(0)):
+            out[i] = u
+    if tall:
+        back = x[len(wide) :].mT.to(dtype, memory_format=torch.contiguous_format)
+        for i, u in zip(tall, back.unbind(0)):
+            out[i] = u
+
+
 def orthogonalize(
-    updates: list[Tensor], coefficients: tuple[float, float, float], steps: int, eps: float
+    updates: list[Tensor],
+    coefficients: tuple[float, float, float],
+    steps: int,
+    eps: float,
+    merge_shapes: bool = False,
 ) -> list[Tensor]:
-    """Newton-Schulz of every matrix in ``updates``, batched by shape; float32 results in the same order.
+    """Newton-Schulz of every matrix in ``updates``, batched; results in the same order, dtype and shape.
 
     A tall matrix is orthogonalized as its transpose (as torch.optim.Muon does), so it shares the stack of the
-    wide matrices of that shape. Results come back contiguous and in float32 so that the final
-    ``_foreach_add_`` into the float32 parameters takes the fused multi-tensor path.
+    wide matrices of that shape. With ``merge_shapes``, all shapes of one device and dtype go into a single
+    stack, each matrix zero-padded to the largest rows and columns (up to :data:`MERGE_LIMIT` elements): zero
+    rows and columns stay zero through every iteration and add nothing to the norm or to any product, so the
+    math is unchanged (bf16 sums may round their last bit differently); the launches then no longer grow with
+    the number of shapes.
     """
-    groups: dict[tuple[Any, ...], tuple[list[int], list[int]]] = {}
+    classes: dict[tuple[Any, ...], tuple[list[int], list[int]]] = {}
     for i, u in enumerate(updates):
         rows, cols = u.shape
-        key = (u.device, u.dtype, min(rows, cols), max(rows, cols))
-        wide, tall = groups.setdefault(key, ([], []))
+        wide, tall = classes.setdefault((u.device, u.dtype, min(rows, cols), max(rows, cols)), ([], []))
         (tall if rows > cols else wide).append(i)
     out: list[Tensor | None] = [None] * len(updates)
-    for (_, dtype, _, _), (wide, tall) in groups.items():
-        if wide and tall:
-            # Wide members first, then the tall ones transposed into the same layout.
-            stack = torch.stack([updates[i] for i in wide] + [updates[i].mT for i in tall])
-        elif tall:
-            # A view, as torch.optim.Muon's `.T`: the first products see the same operand layout as there,
-            # which on CPU makes the results bitwise equal to torch's (a transposed copy rounds differently).
-            stack = torch.stack([updates[i] for i in tall]).mT
-        else:
-            stack = torch.stack([updates[i] for i in wide])
-        x = newton_schulz_stack(stack, coefficients, steps, eps)
-        if wide:
-            for i, u in zip(wide, x[: len(wide)].to(dtype).unbind(0)):
-                out[i] = u
-        if tall:
-            back = x[len(wide) :].mT.to(dtype, memory_format=torch.contiguous_format)
-            for i, u in zip(tall, back.unbind(0)):
-                out[i] = u
+    merged: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    for key in classes:
+        merged.setdefault(key[:2] if merge_shapes else key, []).append(key)
+    for keys in merged.values():
+        n = sum(len(classes[k][0]) + len(classes[k][1]) for k in keys)
+        rows, cols = max(k[2] for k in keys), max(k[3] for k in keys)
+        if len(keys) == 1 or n * rows * cols > MERGE_LIMIT:
+            for k in keys:
+                wide, tall = classes[k]
+                _unstack(newton_schulz_stack(_stack(updates, wide, tall), coefficients, steps, eps),
+                         updates, wide, tall, out)  # fmt: skip
+            continue
+        x = torch.zeros((n, rows, cols), dtype=torch.bfloat16, device=keys[0][0])
+        at = 0
+        for k in keys:
+            wide, tall = classes[k]
+            for i in wide:
+                x[at, : k[2], : k[3]].copy_(updates[i])  # the bf16 cast torch.optim.Muon does, in the copy
+                at += 1
+            for i in tall:
+                x[at, : k[2], : k[3]].copy_(updates[i].mT)
+                at += 1
+        x = newton_schulz_stack(x, coefficients, steps, eps)
+        at = 0
+        for k in keys:
+            wide, tall = classes[k]
+            size = len(wide) + len(tall)
+            _unstack(x[at : at + size, : k[2], : k[3]], updates, wide, tall, out)
+            at += size
     return out  # type: ignore[return-value]
 
 
@@ -133,6 +181,9 @@ class MuonWithSGD(torch.optim.Optimizer):
         nesterov: Nesterov momentum for both (SGD then needs ``momentum > 0``).
         ns_coefficients, ns_steps, eps: Newton-Schulz iteration (torch.optim.Muon's defaults).
         adjust_lr_fn: Muon's per-shape learning rate rule, ``"original"`` or ``"match_rms_adamw"``.
+        merge_shapes: orthogonalize matrices of different shapes in one zero-padded stack (see
+            :func:`orthogonalize`); None: on CUDA, where launches cost far more than the padded products, not
+            on the CPU, where the products dominate.
     """
 
     def __init__(
@@ -148,6 +199,7 @@ class MuonWithSGD(torch.optim.Optimizer):
         ns_steps: int = NS_STEPS,
         eps: float = NS_EPS,
         adjust_lr_fn: str | None = "original",
+        merge_shapes: bool | None = None,
     ) -> None:
         if isinstance(lr, Tensor) or not lr >= 0.0:
             raise ValueError(
@@ -180,6 +232,7 @@ class MuonWithSGD(torch.optim.Optimizer):
         if not groups:
             raise ValueError("MuonWithSGD got no parameters")
         super().__init__(groups, defaults)
+        self.merge_shapes = merge_shapes
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group; it must say ``orthogonalize`` (True: Muon, 2-D parameters only; False: SGD)."""
@@ -234,7 +287,8 @@ class MuonWithSGD(torch.optim.Optimizer):
         lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
         torch._foreach_lerp_(bufs, grads, 1 - momentum)
         updates = torch._foreach_lerp(grads, bufs, momentum) if group["nesterov"] else bufs
-        updates = orthogonalize(updates, group["ns_coefficients"], group["ns_steps"], group["eps"])
+        merge = self.merge_shapes if self.merge_shapes is not None else params[0].device.type == "cuda"
+        updates = orthogonalize(updates, group["ns_coefficients"], group["ns_steps"], group["eps"], merge)
         if wd != 0:  # torch multiplies by 1 - lr * 0 = 1 otherwise: skipping it changes nothing
             torch._foreach_mul_(params, 1 - lr * wd)
         # One fused add per distinct learning-rate scale (one per shape class, usually two or three).
@@ -376,7 +430,7 @@ class MuonWithSGD(torch.optim.Optimizer):
         )
 
     def __repr__(self) -> str:
-        return f"MuonWithSGD({self._describe()})"
+        return f"MuonWithSGD({self._describe()}, merge_shapes={self.merge_shapes})"
 
 
 def _group_kind(group: Mapping[str, Any]) -> bool | None:
