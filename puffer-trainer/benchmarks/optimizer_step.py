@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
+import os
 import platform
 import statistics
 import time
@@ -25,6 +26,7 @@ from puffer_trainer.config import load_config
 from puffer_trainer.optim import CombinedOptimizer, MuonWithSGD, split_muon_parameters
 from puffer_trainer.policies import make_policy
 
+BASE = "torch Muon+SGD"
 LAUNCHES = ("cudaLaunchKernel", "cuLaunchKernel", "cuLaunchKernelEx", "cudaLaunchKernelExC")
 
 
@@ -59,9 +61,13 @@ def torch_pair(policy: torch.nn.Module, lr: float, momentum: float, wd: float) -
     ])  # fmt: skip
 
 
-def ours(policy: torch.nn.Module, lr: float, momentum: float, wd: float) -> torch.optim.Optimizer:
+def ours(
+    policy: torch.nn.Module, lr: float, momentum: float, wd: float, merge: bool
+) -> torch.optim.Optimizer:
     matrices, others = split_muon_parameters(policy)
-    return MuonWithSGD(matrices, others, lr=lr, momentum=momentum, nesterov=True, weight_decay=wd)
+    return MuonWithSGD(
+        matrices, others, lr=lr, momentum=momentum, nesterov=True, weight_decay=wd, merge_shapes=merge
+    )
 
 
 def time_steps(opt: torch.optim.Optimizer, steps: int, repeats: int, sync: object) -> list[float]:
@@ -116,53 +122,73 @@ def main() -> None:
 
     torch.manual_seed(0)
     policy, lr, momentum, wd = breakout_gpu_policy(device)
-    pair_policy, new_policy = policy, copy.deepcopy(policy)
-    for p, q in zip(pair_policy.parameters(), new_policy.parameters()):
-        p.grad = torch.randn_like(p)
-        q.grad = p.grad.clone()
-    opts = {
-        "torch Muon+SGD": torch_pair(pair_policy, lr, momentum, wd),
-        "MuonWithSGD": ours(new_policy, lr, momentum, wd),
+    variants = {
+        BASE: lambda p: torch_pair(p, lr, momentum, wd),
+        "MuonWithSGD per shape": lambda p: ours(p, lr, momentum, wd, merge=False),
+        "MuonWithSGD merged": lambda p: ours(p, lr, momentum, wd, merge=True),
     }
+    grads = [torch.randn_like(p) for p in policy.parameters()]
+    policies, opts = {}, {}
+    for key, make in variants.items():
+        policies[key] = copy.deepcopy(policy)
+        for p, g in zip(policies[key].parameters(), grads):
+            p.grad = g.clone()
+        opts[key] = make(policies[key])
+
+    lines: list[str] = []
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+        lines.append(text)
 
     name = torch.cuda.get_device_name(device) if cuda else cpu_name()
-    print(
+    say(
         f"# {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, torch {torch.__version__}, "
         f"device {device} ({name}), {torch.get_num_threads()} CPU threads"
     )
     shapes = [tuple(p.shape) for p in policy.parameters()]
-    print(f"# breakout GPU policy: {len(shapes)} tensors {shapes}; lr {lr}, momentum {momentum}, wd {wd}")
+    say(f"# breakout GPU policy: {len(shapes)} tensors {shapes}; lr {lr}, momentum {momentum}, wd {wd}")
+    say("# the default (merge_shapes=None) is 'merged' on CUDA and 'per shape' on the CPU")
     for opt in opts.values():  # warm-up: momentum buffers, cuBLAS handles, allocator
         for _ in range(5):
             opt.step()
-    # Interleave the two so that a change in machine load hits both alike.
+    # Interleave the variants so that a change in machine load hits all alike.
     times: dict[str, list[float]] = {k: [] for k in opts}
     for _ in range(args.repeats):
         for key, opt in opts.items():
             times[key] += time_steps(opt, args.steps, 1, sync)
-    diff = max((p - q).abs().max().item() for p, q in zip(pair_policy.parameters(), new_policy.parameters()))
-    base, new = statistics.median(times["torch Muon+SGD"]), statistics.median(times["MuonWithSGD"])
+    base = statistics.median(times[BASE])
+    total = 5 + args.repeats * args.steps
+    say(
+        f"{'':>22}  ms/step (median of {args.repeats} x {args.steps})  speed-up  "
+        f"max|param - torch's| after {total}"
+    )
     for key, ts in times.items():
         med = statistics.median(ts)
-        print(
-            f"{key:>16}: {med:8.3f} ms/step "
-            f"(median of {args.repeats} x {args.steps} steps; min {min(ts):.3f})"
+        diff = max(
+            (p - q).abs().max().item()
+            for p, q in zip(policies[BASE].parameters(), policies[key].parameters())
         )
-    print(f"{'speed-up':>16}: {base / new:8.2f}x")
-    total = 5 + args.repeats * args.steps
-    print(f"{'max |param diff|':>16}: {diff:.3g} after {total} steps of both on the same gradients")
+        say(f"{key:>22}: {med:8.3f} (min {min(ts):8.3f})  {base / med:8.2f}x  {diff:.3g}")
     if cuda:
         counts = {key: launches_per_step(opt, 10) for key, opt in opts.items()}
         for key, n in counts.items():
-            print(f"{key:>16}: {n:8.1f} kernel launches/step")
-        print(f"{'launch ratio':>16}: {counts['torch Muon+SGD'] / counts['MuonWithSGD']:8.2f}x")
-        torch.cuda.set_sync_debug_mode("error")  # any host-device sync in step() raises
-        try:
-            opts["MuonWithSGD"].step()
-        finally:
-            torch.cuda.set_sync_debug_mode("default")
-        torch.cuda.synchronize()  # an explicit synchronize counts as one in that mode: only after it
-        print("MuonWithSGD.step(): no host-device synchronization (sync debug mode 'error' passed)")
+            say(f"{key:>22}: {n:6.1f} kernel launches/step, {counts[BASE] / n:5.2f}x fewer than torch's")
+        for key in list(opts)[1:]:
+            torch.cuda.set_sync_debug_mode("error")  # any host-device sync in step() raises
+            try:
+                opts[key].step()
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+            torch.cuda.synchronize()  # an explicit synchronize counts as one in that mode: only after it
+            say(f"{key}.step(): no host-device synchronization (sync debug mode 'error')")
+    out = os.environ.get("OUT")
+    if out:
+        os.makedirs(out, exist_ok=True)
+        path = os.path.join(out, f"optimizer_step_{device.type}.txt")
+        with open(path, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
