@@ -286,3 +286,40 @@ def test_cuda_step_matches_and_never_syncs(merge):
         torch.cuda.set_sync_debug_mode("default")
     errors = relative_errors(start.cuda(), ref_policy, new_policy)
     assert max(errors.values()) <= REL_TOL, errors
+
+
+def test_trainer_resumes_from_a_checkpoint_of_the_combined_layout(tmp_path):
+    from puffer_trainer import Trainer, load_config
+
+    config = load_config("ocean/squared")
+    config.env.update({"num_envs": 16})
+    config.train.update_epochs = 1
+    config.train.horizon = 8
+    config.train.batch_size = config.train.minibatch_size = 128
+    config.train.optimizer = "muon"
+    trainer = Trainer(config)
+    try:
+        trainer.evaluate()
+        trainer.train()
+        state = trainer.state_dict()
+        # What a checkpoint of the earlier layout held: torch's pair, stepped once on the trained policy.
+        policy = copy.deepcopy(trainer.policy)
+        pair = torch_pair(policy)
+        for p in policy.parameters():
+            p.grad = torch.ones_like(p)
+        pair.step()
+        state["optimizer"] = pair.state_dict()
+        path = tmp_path / "old.pt"
+        torch.save(state, path)
+        trainer.load_state_dict(torch.load(path, weights_only=True))
+        for p, q in zip(policy.parameters(), trainer.policy.parameters()):
+            assert torch.equal(
+                trainer.optimizer.state[q]["momentum_buffer"], pair.state[p]["momentum_buffer"]
+            )
+        trainer.evaluate()
+        trainer.train()
+        state["optimizer"] = torch.optim.AdamW(policy.parameters()).state_dict()
+        with pytest.raises(ValueError, match="optimizer state does not match.*param groups"):
+            trainer.load_state_dict(state)
+    finally:
+        trainer.close()
