@@ -222,8 +222,12 @@ def test_bad_arguments_are_errors():
         MuonWithSGD([conv], lr=0.1)
     with pytest.raises(ValueError, match="lr must be a float"):
         MuonWithSGD([p for p in policy.parameters() if p.ndim == 2], lr=torch.tensor(0.1))
+    opt = ours(policy)
     with pytest.raises(ValueError, match="needs 'orthogonalize'"):
-        ours(policy).add_param_group({"params": [torch.nn.Parameter(torch.zeros(3))]})
+        opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(3))]})
+    with pytest.raises(ValueError, match="2-D parameters only"):
+        opt.add_param_group({"params": torch.nn.Parameter(torch.zeros(3)), "orthogonalize": True})
+    assert len(opt.param_groups) == 2  # refused groups are not added
     with pytest.raises(ValueError, match="momentum > 0"):
         MuonWithSGD([], [conv], lr=0.1, momentum=0.0)
 

@@ -238,15 +238,18 @@ class MuonWithSGD(torch.optim.Optimizer):
         """Add a group; it must say ``orthogonalize`` (True: Muon, 2-D parameters only; False: SGD)."""
         if "orthogonalize" not in param_group:
             raise ValueError("a MuonWithSGD param group needs 'orthogonalize': True (Muon) or False (SGD)")
+        # Checked before the group is added, so that a refused group leaves the optimizer as it was.
         param_group["orthogonalize"] = bool(param_group["orthogonalize"])
-        super().add_param_group(param_group)
-        group = self.param_groups[-1]
-        if group["orthogonalize"]:
-            bad = [tuple(p.shape) for p in group["params"] if p.ndim != 2]
+        params = param_group["params"]
+        param_group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        setting = {key: param_group.get(key, self.defaults[key]) for key in ("nesterov", "momentum")}
+        if param_group["orthogonalize"]:
+            bad = [tuple(p.shape) for p in param_group["params"] if p.ndim != 2]
             if bad:
                 raise ValueError(f"Muon (orthogonalize=True) takes 2-D parameters only, got shapes {bad}")
-        elif group["nesterov"] and group["momentum"] <= 0:
+        elif setting["nesterov"] and setting["momentum"] <= 0:
             raise ValueError("Nesterov SGD needs momentum > 0 (set nesterov=False for plain SGD)")
+        super().add_param_group(param_group)
 
     def _gather(self, group: Mapping[str, Any]) -> tuple[list[Tensor], list[Tensor], list[Tensor | None]]:
         params, grads, bufs = [], [], []
