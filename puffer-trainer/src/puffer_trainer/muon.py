@@ -157,9 +157,9 @@ class MuonWithSGD(torch.optim.Optimizer):
     """Muon on weight matrices, Nesterov momentum SGD on everything else: one optimizer, batched kernels.
 
     The same math as stepping ``torch.optim.Muon(matrices, ...)`` and
-    ``torch.optim.SGD(others, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)`` together (on
-    CPU bitwise equal, except that a stack holding both a wide matrix and a tall one's transpose may round the
-    last bit of a bf16 product differently):
+    ``torch.optim.SGD(others, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)`` together
+    (bitwise equal on the CPU, except that a stack mixing a wide matrix with a tall one's transpose, or the
+    zero-padded stack of ``merge_shapes``, may round the last bit of a bf16 product differently):
 
     * Muon (``orthogonalize=True`` groups): ``buf <- lerp(buf, g, 1 - momentum)``; the update is
       ``lerp(g, buf, momentum)`` (Nesterov) or ``buf``, orthogonalized by Newton-Schulz in bf16; the parameter
