@@ -209,18 +209,18 @@ def test_mismatched_state_is_a_clear_error():
 
 
 def test_muon_orthogonalizes_every_matrix_and_steps_vectors_with_momentum():
-    from puffer_trainer.optim import CombinedOptimizer
+    from puffer_trainer.optim import MuonWithSGD
 
     config = small_config(optimizer="muon", learning_rate=0.05, update_epochs=1)
     config.train.minibatch_size = config.train.batch_size  # one optimizer step per update
     config.policy.lstm = True
     trainer = Trainer(config)
-    assert isinstance(trainer.optimizer, CombinedOptimizer)
-    muon, sgd = trainer.optimizer.optimizers
-    assert isinstance(muon, torch.optim.Muon) and isinstance(sgd, torch.optim.SGD)
+    assert isinstance(trainer.optimizer, MuonWithSGD)
+    muon, sgd = trainer.optimizer.param_groups
+    assert muon["orthogonalize"] and not sgd["orthogonalize"] and sgd["nesterov"]
     names = {id(p): n for n, p in trainer.policy.named_parameters()}
-    matrices = {names[id(p)] for g in muon.param_groups for p in g["params"]}
-    vectors = {names[id(p)] for g in sgd.param_groups for p in g["params"]}
+    matrices = {names[id(p)] for p in muon["params"]}
+    vectors = {names[id(p)] for p in sgd["params"]}
     assert matrices == {n for n, p in trainer.policy.named_parameters() if p.ndim == 2}
     assert "heads.weight" in matrices and "encoder.linear.weight" in matrices
     assert vectors == {n for n, p in trainer.policy.named_parameters() if p.ndim != 2}

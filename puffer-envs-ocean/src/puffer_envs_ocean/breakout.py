@@ -146,11 +146,12 @@ SPEC = {
         "run": {"score_target": 820.8},
         # On a GPU: 8192 agents and the reference's own breakout hyperparameters (its breakout.ini), with its
         # LSTM policy and Muon, now that our Muon has the reference's semantics. Side by side on 2 H200s
-        # (puffer-trainer's benchmarks/sweeps/sweep4.txt, 8 runs per GPU, 90M steps, 2026-11-30), 4 of 4 such
-        # runs passed perf 0.95 at 64-75M steps (the reference: 72-81M); MLP policies and Adam stayed far below
-        # it. The agents live in 8 env objects stepped by worker processes (as the reference's 8 x 1024), and
-        # the rollout step is a CUDA graph, in fp32: on one H200 (benchmarks/epoch_variants.txt, 2026-11-30)
-        # graphs took collection from 227 to 176 ms an epoch, fp32 instead of bf16 to 131 ms, 8 workers to 114.
+        # (puffer-trainer's benchmarks/sweeps/sweep4.txt, 8 runs per GPU, 90M steps, 2026-11-30), 4 of 4
+        # such runs passed perf 0.95 at 64-75M steps (the reference: 72-81M); MLP policies and Adam stayed
+        # far below it. The agents live in 8 env objects stepped by worker processes (as the reference's
+        # 8 x 1024), and the rollout step is a CUDA graph, in fp32: on one H200 (2026-11-30, the trainer's
+        # benchmarks/epoch_variants.txt) graphs took collection from 227 to 176 ms an epoch, fp32 instead of
+        # bf16 to 131 ms, 8 workers to 114.
         "cuda": {
             "env": {"num_envs": 1024},
             "vec": {"backend": "multiprocessing", "num_env_objects": 8},
