@@ -3,16 +3,17 @@
 #   1. installs ours (and, in the background, the reference from .peer), runs the CUDA tests;
 #   2. time to perf 0.95, one after the other on GPU 0: the reference (`pufferl train puffer_breakout`, its
 #      defaults) and ours as typed (`time_to_target.py ocean/breakout`: the registered GPU config);
-#   3. the optimizer benchmark (benchmarks/optimizer_step.py) and the epoch grid (device_epoch_grid.sh);
-#   4. on a 2-GPU machine, ours on both GPUs under torchrun.
+#   3. the optimizer benchmark (benchmarks/optimizer_step.py);
+#   4. on a 2-GPU machine, ours on both GPUs under torchrun;
+#   5. the epoch grid (device_epoch_grid.sh: epoch time of the registered config and of variants).
 # Run from the repository root carrying .whl (cffi, pycparser, gymnasium, farama-notifications, cloudpickle)
 # and .peer (bash ../shared/peer/build_peer.sh bundle .peer). Everything goes to $OUT (default /tmp/session).
-# Knobs: STEPS ("tests target optimizer grid two_gpu"), RANK_OVERRIDES, REF_MAX_S (150), OURS_CAP_S (120).
+# Knobs: STEPS ("tests target optimizer two_gpu grid"), RANK_OVERRIDES, REF_MAX_S (150), OURS_CAP_S (120).
 set -u
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 R=$PWD
 OUTDIR=${OUT:-/tmp/session}
-STEPS=${STEPS:-tests target optimizer grid two_gpu}
+STEPS=${STEPS:-tests target optimizer two_gpu grid}
 has() { case " $STEPS " in *" $1 "*) return 0;; esac; return 1; }
 mkdir -p "$OUTDIR"
 T0=$(date +%s)
@@ -49,10 +50,6 @@ if has optimizer && [ -f puffer-trainer/benchmarks/optimizer_step.py ]; then
   CUDA_VISIBLE_DEVICES=0 timeout 90 python3 puffer-trainer/benchmarks/optimizer_step.py --device cuda 2>&1 | tail -8 \
     | tee "$OUTDIR/optimizer_step.txt"
 fi
-if has grid; then
-  SKIP_INSTALL=1 OUT="$OUTDIR" timeout 240 bash puffer-trainer/benchmarks/device_epoch_grid.sh
-  stamp "grid done"
-fi
 if has two_gpu && [ "$(nvidia-smi -L | grep -c ^GPU)" -ge 2 ]; then
   # Both GPUs under torchrun: the one-GPU batch split over two ranks (4 env objects x 1024 agents each, half
   # the minibatch per rank), so the samples per update and the optimizer steps per sample stay those of one GPU.
@@ -61,5 +58,9 @@ if has two_gpu && [ "$(nvidia-smi -L | grep -c ^GPU)" -ge 2 ]; then
     --run.log plain --run.run-dir /tmp/session_runs2 --run.stop-at-target true --run.log-interval-s 1 \
     ${RANK_OVERRIDES:---vec.num-env-objects 4 --train.minibatch-size 16384} > "$OUTDIR/ours_2gpu.txt" 2>&1
   grep -iE "reached|target|error" "$OUTDIR/ours_2gpu.txt" | head -5; tail -3 "$OUTDIR/ours_2gpu.txt"
+fi
+if has grid; then
+  SKIP_INSTALL=1 OUT="$OUTDIR" timeout 240 bash puffer-trainer/benchmarks/device_epoch_grid.sh
+  stamp "grid done"
 fi
 stamp "done"

@@ -117,17 +117,22 @@ def test_graphed_step_matches_the_eager_policy_and_sees_weight_updates():
         step(torch.randn(16, 6, device="cuda"))
 
 
-@pytest.mark.parametrize("bf16", [False, True])
-def test_cuda_graph_rollouts_are_seeded_and_train(bf16):
+@pytest.mark.parametrize(("bf16", "optimizer"), [(False, "adam"), (True, "adam"), (False, "muon")])
+def test_cuda_graph_rollouts_are_seeded_and_train(bf16, optimizer):
     buffers = []
     for _ in range(2):
-        trainer = Trainer(lstm_config(cuda_graphs=True, bf16=bf16, seed=3))
+        trainer = Trainer(lstm_config(cuda_graphs=True, bf16=bf16, seed=3, optimizer=optimizer))
         try:
             trainer.evaluate()
             assert len(trainer._graphs) == 1  # one batch layout: the serial backend steps every agent
-            buffers.append({k: getattr(trainer.buffer, k).clone() for k in ("actions", "logprobs", "values")})
             trainer.train()
             losses = run_epochs(trainer, 2)
+            # muon's step is a graph too (captured at the second optimizer step); adam keeps its fused kernel
+            assert (trainer._optimizer_step is not None) == (optimizer == "muon")
+            if trainer._optimizer_step is not None:
+                assert trainer._optimizer_step.graph is not None
+            trainer.evaluate()  # a rollout of the trained weights: the same run twice must agree here too
+            buffers.append({k: getattr(trainer.buffer, k).clone() for k in ("actions", "logprobs", "values")})
             finite = [torch.isfinite(torch.tensor(v)) for k, v in losses.items() if k != "explained_variance"]
             assert all(finite) and all(torch.isfinite(p).all() for p in trainer.policy.parameters())
         finally:
@@ -135,7 +140,6 @@ def test_cuda_graph_rollouts_are_seeded_and_train(bf16):
     for key in buffers[0]:  # replays draw their actions from the seeded generator: the same run twice
         assert torch.equal(buffers[0][key], buffers[1][key]), key
     assert buffers[0]["actions"].float().std() > 0  # and they are draws, not one repeated action
-
 
 
 @pytest.mark.parametrize("layout", ["all", "halves"])

@@ -327,3 +327,38 @@ def test_trainer_resumes_from_a_checkpoint_of_the_combined_layout(tmp_path):
             trainer.load_state_dict(state)
     finally:
         trainer.close()
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_learning_rate_tensors_give_the_float_learning_rate_updates(kind):
+    """The mode CUDA graphs need: the learning rate read from a tensor that the scheduler's floats refill."""
+    start, obs = build_policy(kind)
+    float_policy, tensor_policy = copy.deepcopy(start), copy.deepcopy(start)
+    float_opt, tensor_opt = ours(float_policy, wd=0.05), ours(tensor_policy, wd=0.05)
+    tensor_opt.use_lr_tensors("cpu")
+    scheds = [build_scheduler(opt, 5, True, 0.1) for opt in (float_opt, tensor_opt)]
+    for step in range(5):
+        for opt in (float_opt, tensor_opt):
+            opt.zero_grad(set_to_none=True)
+        loss_of(float_policy, obs + 0.1 * step if obs.is_floating_point() else obs).backward()
+        for p, q in zip(float_policy.parameters(), tensor_policy.parameters()):
+            q.grad = p.grad.clone()
+        tensor_opt.sync_lr_tensors()
+        expected = [g["lr"] for g in float_opt.param_groups]
+        assert [t.item() for t in tensor_opt._lr_tensors] == pytest.approx(expected)
+        for opt in (float_opt, tensor_opt):
+            opt.step()
+        for sched in scheds:
+            sched.step()
+    errors = relative_errors(start, float_policy, tensor_policy)
+    assert max(errors.values()) <= 1e-5, errors  # only the order of two float32 products differs
+    stale = copy.deepcopy(start)  # without sync_lr_tensors the first learning rate would stay: it must show
+    stale_opt = ours(stale, wd=0.05)
+    stale_opt.use_lr_tensors("cpu")
+    sched = build_scheduler(stale_opt, 5, True, 0.1)
+    for step in range(5):
+        stale_opt.zero_grad(set_to_none=True)
+        loss_of(stale, obs + 0.1 * step if obs.is_floating_point() else obs).backward()
+        stale_opt.step()
+        sched.step()
+    assert max(relative_errors(start, float_policy, stale).values()) > 1e-3

@@ -1,4 +1,4 @@
-"""CUDA graphs for the rollout's per-step policy call (``train.cuda_graphs``).
+"""CUDA graphs for the rollout's per-step policy call and the optimizer step (``train.cuda_graphs``).
 
 A small policy's rollout step on a GPU is launch-bound: the encoder, the LSTM cell, the heads and the
 action sampling are a few dozen tiny kernels whose host-side launch cost is far larger than their GPU time
@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["GraphedPolicyStep"]
+__all__ = ["GraphedOptimizerStep", "GraphedPolicyStep"]
 
 #: Eager calls on a side stream before capture: cuDNN/cuBLAS pick their algorithms and allocate workspaces.
 WARMUP_CALLS = 3
@@ -86,3 +86,70 @@ class GraphedPolicyStep:
         self.obs.copy_(obs)
         self.graph.replay()
         return self.outputs
+
+
+class GraphedOptimizerStep:
+    """Gradient clipping and ``optimizer.step()`` as one CUDA graph, replayed at every optimizer step.
+
+    The optimizer must read its learning rates from tensors (``use_lr_tensors``/``sync_lr_tensors``, as
+    :class:`~puffer_trainer.muon.MuonWithSGD` does) and never sync with the host in ``step``. The first
+    call steps eagerly on a side stream (creating the optimizer's state, warming up cuBLAS); the second
+    captures.
+    A graph reads fixed addresses, so the gradients must stay the same tensors (zero them with
+    ``zero_grad(set_to_none=False)``): when a gradient or a state tensor is a different one than at capture
+    (dropped gradients, a loaded checkpoint), that call steps eagerly and the next one captures again.
+
+    Args:
+        optimizer: the optimizer of ``params``.
+        params: the parameters whose gradients are clipped.
+        max_grad_norm: clip the global gradient norm to this (0: no clipping).
+    """
+
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, params: list[torch.Tensor], max_grad_norm: float
+    ) -> None:
+        if not hasattr(optimizer, "use_lr_tensors"):
+            raise TypeError(f"{type(optimizer).__name__} cannot read its learning rate from a tensor")
+        self.optimizer, self.params, self.max_grad_norm = optimizer, list(params), float(max_grad_norm)
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self._warm = False
+        self._addresses: tuple[int, ...] = ()
+
+    def _step(self) -> None:
+        if self.max_grad_norm > 0:
+            nn.utils.clip_grad_norm_(self.params, self.max_grad_norm, foreach=True)
+        self.optimizer.step()
+
+    def _tensors(self) -> tuple[int, ...]:
+        """Addresses of everything the graph reads: the gradients and the optimizer's state tensors."""
+        grads = tuple(p.grad.data_ptr() if p.grad is not None else 0 for p in self.params)
+        state = tuple(
+            value.data_ptr()
+            for entry in self.optimizer.state.values()
+            for value in entry.values()
+            if isinstance(value, torch.Tensor)
+        )
+        return grads + state
+
+    def __call__(self) -> None:
+        self.optimizer.sync_lr_tensors()  # the scheduler's current rates (a no-op before the first capture)
+        if self.graph is not None and self._tensors() != self._addresses:
+            self.graph = None  # other gradient or state tensors than at capture: this step runs eagerly
+            self._warm = False
+        if not self._warm:
+            device = self.params[0].device
+            side = torch.cuda.Stream(device=device)
+            side.wait_stream(torch.cuda.current_stream(device))
+            with torch.cuda.stream(side):
+                self._step()
+            torch.cuda.current_stream(device).wait_stream(side)
+            self._warm = True
+            return
+        if self.graph is None:
+            self.optimizer.use_lr_tensors(self.params[0].device)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                self._step()
+            self.graph, self._addresses = graph, self._tensors()
+            self.optimizer.sync_lr_tensors()
+        self.graph.replay()

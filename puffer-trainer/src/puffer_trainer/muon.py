@@ -233,6 +233,26 @@ class MuonWithSGD(torch.optim.Optimizer):
             raise ValueError("MuonWithSGD got no parameters")
         super().__init__(groups, defaults)
         self.merge_shapes = merge_shapes
+        #: One 0-d tensor per group holding its ``lr`` (see :meth:`use_lr_tensors`), or None.
+        self._lr_tensors: list[Tensor] | None = None
+
+    def use_lr_tensors(self, device: torch.device | str) -> None:
+        """Read each group's learning rate from a 0-d tensor on ``device`` instead of the float ``lr``.
+
+        For CUDA-graph capture (:class:`puffer_trainer.cuda_graphs.GraphedOptimizerStep`): a captured step
+        replays the float it saw at capture, while a tensor's value is read at every replay.
+        :meth:`sync_lr_tensors` copies the groups' ``lr`` (which schedulers keep setting) into the tensors;
+        the update then rounds as ``p - (lr * u) * scale`` instead of ``p - (lr * scale) * u``.
+        """
+        self._lr_tensors = [
+            torch.tensor(float(g["lr"]), dtype=torch.float32, device=device) for g in self.param_groups
+        ]
+
+    def sync_lr_tensors(self) -> None:
+        """Copy every group's ``lr`` into its tensor (no host sync; no-op without :meth:`use_lr_tensors`)."""
+        if self._lr_tensors is not None:
+            for tensor, group in zip(self._lr_tensors, self.param_groups):
+                tensor.fill_(float(group["lr"]))
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group; it must say ``orthogonalize`` (True: Muon, 2-D parameters only; False: SGD)."""
@@ -273,14 +293,15 @@ class MuonWithSGD(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
+        for k, group in enumerate(self.param_groups):
+            lr_tensor = self._lr_tensors[k] if self._lr_tensors is not None else None
             if group["orthogonalize"]:
-                self._muon_step(group)
+                self._muon_step(group, lr_tensor)
             else:
-                self._sgd_step(group)
+                self._sgd_step(group, lr_tensor)
         return loss
 
-    def _muon_step(self, group: Mapping[str, Any]) -> None:
+    def _muon_step(self, group: Mapping[str, Any], lr_tensor: Tensor | None = None) -> None:
         params, grads, bufs = self._gather(group)
         if not params:
             return
@@ -293,17 +314,20 @@ class MuonWithSGD(torch.optim.Optimizer):
         merge = self.merge_shapes if self.merge_shapes is not None else params[0].device.type == "cuda"
         updates = orthogonalize(updates, group["ns_coefficients"], group["ns_steps"], group["eps"], merge)
         if wd != 0:  # torch multiplies by 1 - lr * 0 = 1 otherwise: skipping it changes nothing
-            torch._foreach_mul_(params, 1 - lr * wd)
+            torch._foreach_mul_(params, 1 - lr * wd if lr_tensor is None else 1 - lr_tensor * wd)
+        if lr_tensor is not None:  # the updates are fresh tensors: scaled in place by the learning rate
+            torch._foreach_mul_(updates, lr_tensor)
         # One fused add per distinct learning-rate scale (one per shape class, usually two or three).
         by_alpha: dict[float, tuple[list[Tensor], list[Tensor]]] = {}
         for p, u in zip(params, updates):
-            ps, us = by_alpha.setdefault(-adjusted_lr(lr, group["adjust_lr_fn"], p.shape), ([], []))
+            rate = lr if lr_tensor is None else 1.0
+            ps, us = by_alpha.setdefault(-adjusted_lr(rate, group["adjust_lr_fn"], p.shape), ([], []))
             ps.append(p)
             us.append(u)
         for alpha, (ps, us) in by_alpha.items():
             torch._foreach_add_(ps, us, alpha=alpha)
 
-    def _sgd_step(self, group: Mapping[str, Any]) -> None:
+    def _sgd_step(self, group: Mapping[str, Any], lr_tensor: Tensor | None = None) -> None:
         params, grads, bufs = self._gather(group)
         if not params:
             return
@@ -320,7 +344,10 @@ class MuonWithSGD(torch.optim.Optimizer):
                     bufs[k] = self.state[params[k]]["momentum_buffer"] = steps[k].detach().clone()
             # Out of place: torch's foreach SGD adds into the gradients themselves; ours leaves them intact.
             steps = torch._foreach_add(steps, bufs, alpha=momentum) if group["nesterov"] else bufs
-        torch._foreach_add_(params, steps, alpha=-lr)
+        if lr_tensor is None:
+            torch._foreach_add_(params, steps, alpha=-lr)
+        else:  # out of place: steps may be the momentum buffers themselves
+            torch._foreach_sub_(params, torch._foreach_mul(steps, lr_tensor))
 
     # -- checkpoints ----------------------------------------------------------------------------------------
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:  # type: ignore[override]

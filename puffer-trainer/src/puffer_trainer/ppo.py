@@ -146,6 +146,7 @@ def ppo_update(
     action_dist: Any = None,
     global_step: int = 0,
     epoch: int = 0,
+    optimizer_step: Any = None,
 ) -> dict[str, float]:
     """One PPO update over a full :class:`~puffer_trainer.buffer.ExperienceBuffer`; returns loss statistics.
 
@@ -162,6 +163,9 @@ def ppo_update(
         action_dist: the :class:`~puffer_trainer.policies.ActionDist` of the action space (default:
             ``policy.dist``).
         global_step, epoch: named in a :class:`NonFiniteLossError`.
+        optimizer_step: replaces step 5's clipping and ``optimizer.step()`` (a
+            :class:`~puffer_trainer.cuda_graphs.GraphedOptimizerStep`); the gradients are then zeroed in
+            place, so they stay the tensors its graph reads.
 
     Raises:
         NonFiniteLossError: a loss term became NaN/inf; no optimizer step was taken with it.
@@ -197,7 +201,8 @@ def ppo_update(
     learning_rate = float(optimizer.param_groups[0]["lr"])
     stat_sum: torch.Tensor | None = None
     policy.train()
-    optimizer.zero_grad(set_to_none=True)
+    keep_grads = optimizer_step is not None
+    optimizer.zero_grad(set_to_none=not keep_grads)
     for mb in range(n_minibatches):
         # 1. advantages of the whole buffer, with the ratios and values the last minibatches left
         compute_advantages(
@@ -251,10 +256,13 @@ def ppo_update(
             # every rank learns of it here and stops with the same diagnosis.
             sync.agree("train", global_step=global_step, epoch=epoch)
             sync.average_gradients(policy.parameters())
-            if tc.max_grad_norm > 0:
-                nn.utils.clip_grad_norm_(policy.parameters(), tc.max_grad_norm)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            if optimizer_step is not None:
+                optimizer_step()
+            else:
+                if tc.max_grad_norm > 0:
+                    nn.utils.clip_grad_norm_(policy.parameters(), tc.max_grad_norm)
+                optimizer.step()
+            optimizer.zero_grad(set_to_none=not keep_grads)
 
     with torch.no_grad():
         returns = buf.advantages + buf.values

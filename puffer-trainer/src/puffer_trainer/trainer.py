@@ -25,7 +25,7 @@ from torch import nn
 
 from .buffer import ExperienceBuffer
 from .config import Config, batch_sizes, resolve_device
-from .cuda_graphs import GraphedPolicyStep
+from .cuda_graphs import GraphedOptimizerStep, GraphedPolicyStep
 from .distributed import Collectives
 from .optim import build_optimizer, build_scheduler
 from .policies import ActionDist, ObsNormalizer, make_policy, torch_dtype
@@ -168,6 +168,11 @@ class Trainer:
         if tc.cuda_graphs and not self._use_graphs:
             why = "train.compile is on" if tc.compile else f"the device is {self.device}"
             self.notes.append(f"train.cuda_graphs is ignored: {why}")
+        # The optimizer step too, when the optimizer can read its learning rate from a tensor (muon).
+        self._optimizer_step: GraphedOptimizerStep | None = None
+        if self._use_graphs and hasattr(self.optimizer, "use_lr_tensors"):
+            trainable = [p for p in self.policy.parameters() if p.requires_grad]
+            self._optimizer_step = GraphedOptimizerStep(self.optimizer, trainable, tc.max_grad_norm)
         self._state = self.policy.initial_state(self.num_agents, self.device) if self.recurrent else None
 
         self.global_step = 0
@@ -410,6 +415,7 @@ class Trainer:
                 progress=self.global_step / max(self.config.train.total_timesteps, 1),
                 obs_norm=self.obs_norm, forward=self._train_forward, autocast=self._autocast,
                 action_dist=self.dist, global_step=self.global_step, epoch=self.epoch,
+                optimizer_step=self._optimizer_step,
             )  # fmt: skip
             self.scheduler.step()
             self.epoch += 1
