@@ -45,6 +45,14 @@ if has target; then
   CUDA_VISIBLE_DEVICES=0 timeout $(( ${OURS_CAP_S:-120} + 60 )) python3 puffer-trainer/benchmarks/time_to_target.py \
     ocean/breakout --label ours --cap-s "${OURS_CAP_S:-120}" --log "$OUTDIR/ours.log" --run.log-interval-s 1 \
     --run.checkpoint-interval 0 --run.stop-at-target true --run.run-dir /tmp/session_runs | tee "$OUTDIR/ours.txt"
+  if ! grep -q '^RESULT' "$OUTDIR/ours.txt"; then  # it failed: show why, and measure without CUDA graphs
+    tail -15 "$OUTDIR/ours.log"
+    stamp "ours without CUDA graphs"
+    CUDA_VISIBLE_DEVICES=0 timeout $(( ${OURS_CAP_S:-120} + 60 )) python3 puffer-trainer/benchmarks/time_to_target.py \
+      ocean/breakout --label ours_no_graphs --cap-s "${OURS_CAP_S:-120}" --log "$OUTDIR/ours_no_graphs.log" \
+      --run.log-interval-s 1 --run.checkpoint-interval 0 --run.stop-at-target true --run.run-dir /tmp/session_runs \
+      --train.cuda-graphs false | tee "$OUTDIR/ours_no_graphs.txt"
+  fi
 fi
 if has optimizer && [ -f puffer-trainer/benchmarks/optimizer_step.py ]; then
   CUDA_VISIBLE_DEVICES=0 timeout 90 python3 puffer-trainer/benchmarks/optimizer_step.py --device cuda 2>&1 | tail -8 \
