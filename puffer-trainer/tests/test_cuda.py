@@ -148,7 +148,9 @@ def test_graphed_buffer_writes_equal_eager_writes(layout):
 
     from puffer_trainer.buffer import ExperienceBuffer
 
-    n, segments, horizon = 12, 10, 4  # fewer rows than agents: steps wait in the stash, rows overlap
+    # 1.5 rows per agent: some steps find a row for every agent (the captured write), others leave agents
+    # waiting in the stash (the eager write); rows of an agent overlap.
+    n, segments, horizon = 12, 18, 4
     layout_args = (segments, horizon, n, (3,), torch.float32, (), torch.int32, "cuda")
     buffers = [ExperienceBuffer(*layout_args, cuda_graphs=graphs) for graphs in (False, True)]
     # The same tensors every step (as the trainer's staging buffers and captured policy step hand over),
@@ -158,6 +160,7 @@ def test_graphed_buffer_writes_equal_eager_writes(layout):
     gen = torch.Generator(device="cuda").manual_seed(0)
     groups = [np.arange(n)] if layout == "all" else [np.arange(n // 2), np.arange(n // 2, n)]
     fields = ("observations", "actions", "logprobs", "values", "rewards", "dones", "weights", "last_value")
+    graphed_steps, eager_steps = [], []
     for step in range(60):
         ids = groups[step % len(groups)]
         k = len(ids)
@@ -171,9 +174,11 @@ def test_graphed_buffer_writes_equal_eager_writes(layout):
         for buffer in buffers:
             if buffer.full:
                 buffer.reset()
-            buffer.store(ids, *views, gamma=0.9)
+            stored = buffer.store(ids, *views, gamma=0.9)
+        (graphed_steps if stored == k else eager_steps).append(step)
         for name in fields:
             assert torch.equal(getattr(buffers[0], name), getattr(buffers[1], name)), (step, name)
         for name in buffers[0]._stash:
             assert torch.equal(buffers[0]._stash[name], buffers[1]._stash[name]), (step, name)
     assert buffers[1]._write_graphs and not buffers[0]._write_graphs
+    assert graphed_steps and eager_steps  # both kinds of write were compared
