@@ -273,9 +273,11 @@ def test_an_envs_registered_cuda_layer_applies_on_a_gpu_only(monkeypatch, tmp_pa
     cpu = load_config("ocean/breakout")
     assert (cpu.train.device, cpu.policy.lstm, cpu.env.get("num_envs", 1024)) == ("cpu", False, 1024)
     gpu = load_config("ocean/breakout", overrides=["--train.device", "cuda"])
-    assert (gpu.train.device, gpu.policy.lstm, gpu.env["num_envs"], gpu.train.optimizer) == (
-        "cuda", True, 8192, "muon"
+    agents = gpu.env["num_envs"] * gpu.vec.num_env_objects  # 8 objects x 1024, as the reference's
+    assert (gpu.train.device, gpu.policy.lstm, agents, gpu.train.optimizer, gpu.vec.backend) == (
+        "cuda", True, 8192, "muon", "multiprocessing"
     )
+    assert gpu.train.cuda_graphs and not cpu.train.cuda_graphs
     assert "registered cuda config applies" in gpu.device_note
     # The user's own values still win over the layer, from the command line or a file.
     mine = load_config("ocean/breakout", overrides=["--train.device=cuda", "--train.learning-rate=0.01"])
