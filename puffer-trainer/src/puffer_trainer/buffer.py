@@ -39,6 +39,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .cuda_graphs import on_side_stream
+
 __all__ = ["ExperienceBuffer"]
 
 
@@ -193,8 +195,7 @@ class ExperienceBuffer:
             if self._use_graphs:
                 self._write_graphed(ids_t, r, p, inputs, gamma)
             else:
-                for name, value in self._step(ids_t, inputs, gamma).items():
-                    getattr(self, name)[r, p] = value
+                self._write(ids_t, r, p, inputs, gamma)
         else:
             step = self._step(ids_t, inputs, gamma)
             keep = np.flatnonzero(stored)
@@ -246,6 +247,18 @@ class ExperienceBuffer:
             "weights": masks.float(),
         }
 
+    def _write(
+        self,
+        ids_t: torch.Tensor,
+        r: torch.Tensor,
+        p: torch.Tensor,
+        inputs: tuple[torch.Tensor, ...],
+        gamma: float,
+    ) -> None:
+        """Every agent of the step into its row: ``(r, p)`` of each field."""
+        for name, value in self._step(ids_t, inputs, gamma).items():
+            getattr(self, name)[r, p] = value
+
     def _write_graphed(
         self,
         ids_t: torch.Tensor,
@@ -266,21 +279,15 @@ class ExperienceBuffer:
         graph = self._write_graphs.get(key)
         if graph is None:
             if len(self._write_graphs) >= 4:
-                for name, value in self._step(ids_t, inputs, gamma).items():
-                    getattr(self, name)[r, p] = value
+                self._write(ids_t, r, p, inputs, gamma)
                 return
             graph = torch.cuda.CUDAGraph()
             saved = self.last_value.clone()
-            side = torch.cuda.Stream(device=self.device)
-            side.wait_stream(torch.cuda.current_stream(self.device))
-            with torch.cuda.stream(side):  # warm-up on a side stream, as capture wants; the replay redoes it
-                for name, value in self._step(ids_t, inputs, gamma).items():
-                    getattr(self, name)[r, p] = value
-            torch.cuda.current_stream(self.device).wait_stream(side)
+            # The warm-up writes what the replay writes again, except last_value, which it must not advance.
+            on_side_stream(self.device, lambda: self._write(ids_t, r, p, inputs, gamma))
             self.last_value.copy_(saved)
             with torch.cuda.graph(graph):
-                for name, value in self._step(ids_t, inputs, gamma).items():
-                    getattr(self, name)[r, p] = value
+                self._write(ids_t, r, p, inputs, gamma)
             self._write_graphs[key] = graph
         graph.replay()
 

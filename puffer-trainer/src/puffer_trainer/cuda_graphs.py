@@ -21,10 +21,23 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["GraphedOptimizerStep", "GraphedPolicyStep"]
+__all__ = ["GraphedOptimizerStep", "GraphedPolicyStep", "on_side_stream"]
 
 #: Eager calls on a side stream before capture: cuDNN/cuBLAS pick their algorithms and allocate workspaces.
 WARMUP_CALLS = 3
+
+
+def on_side_stream(device: torch.device, fn: Callable[[], Any], calls: int = 1) -> None:
+    """Run ``fn`` ``calls`` times on a side stream, after the current stream's work and before its next.
+
+    The warm-up that CUDA-graph capture wants: libraries create their handles and workspaces outside capture.
+    """
+    side = torch.cuda.Stream(device=device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(calls):
+            fn()
+    torch.cuda.current_stream(device).wait_stream(side)
 
 
 class GraphedPolicyStep:
@@ -54,13 +67,9 @@ class GraphedPolicyStep:
         self.obs = obs.clone()
         self.state = state
         self._policy, self._sample, self._autocast = policy, sample, autocast
-        side = torch.cuda.Stream(device=obs.device)
-        side.wait_stream(torch.cuda.current_stream(obs.device))
         saved = tuple(s.clone() for s in state) if state is not None else None
-        with torch.cuda.stream(side), torch.no_grad():
-            for _ in range(WARMUP_CALLS):
-                self._step()
-        torch.cuda.current_stream(obs.device).wait_stream(side)
+        with torch.no_grad():
+            on_side_stream(obs.device, self._step, WARMUP_CALLS)
         if saved is not None:  # the warm-up steps advanced the state: put it back
             for s, v in zip(state, saved):
                 s.copy_(v)
@@ -137,12 +146,7 @@ class GraphedOptimizerStep:
             self.graph = None  # other gradient or state tensors than at capture: this step runs eagerly
             self._warm = False
         if not self._warm:
-            device = self.params[0].device
-            side = torch.cuda.Stream(device=device)
-            side.wait_stream(torch.cuda.current_stream(device))
-            with torch.cuda.stream(side):
-                self._step()
-            torch.cuda.current_stream(device).wait_stream(side)
+            on_side_stream(self.params[0].device, self._step)
             self._warm = True
             return
         if self.graph is None:

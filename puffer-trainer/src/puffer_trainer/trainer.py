@@ -134,6 +134,7 @@ class Trainer:
             raise TypeError(f"policy must be a torch.nn.Module, got {type(policy).__name__}")
         self.policy = policy.to(self.device)
         self.recurrent = bool(getattr(policy, "is_recurrent", False))
+        self._use_graphs = bool(tc.cuda_graphs) and self.device.type == "cuda" and not tc.compile
         self.buffer = ExperienceBuffer(
             self.segments,
             self.horizon,
@@ -143,7 +144,7 @@ class Trainer:
             self.dist.buffer_shape,
             self.dist.buffer_dtype,
             self.device,
-            cuda_graphs=tc.cuda_graphs and not tc.compile,
+            cuda_graphs=self._use_graphs,
         )
         self.obs_norm = ObsNormalizer(self.obs_shape).to(self.device) if tc.normalize_obs else None
         self.sync.broadcast_module(self.policy)
@@ -164,7 +165,6 @@ class Trainer:
         )
         #: Captured rollout steps by (first agent, batch size); see :mod:`puffer_trainer.cuda_graphs`.
         self._graphs: dict[tuple[int, int], GraphedPolicyStep] = {}
-        self._use_graphs = bool(tc.cuda_graphs) and self.device.type == "cuda" and not tc.compile
         if tc.cuda_graphs and not self._use_graphs:
             why = "train.compile is on" if tc.compile else f"the device is {self.device}"
             self.notes.append(f"train.cuda_graphs is ignored: {why}")
