@@ -21,15 +21,19 @@ __all__ = ["make_atari", "puffer_env_specs", "DEFAULT_KWARGS", "TRAIN_CONFIG"]
 DEFAULT_KWARGS: dict[str, Any] = {"engine": "ale_vector", "num_envs": 1, **AtariOptions().as_dict()}
 
 #: The trainer sections every ``atari/<game>`` registers: PPO's Atari hyperparameters (Schulman et al.
-#: 2017, as in CleanRL's ppo_atari): minibatches of 256 steps, 4 epochs, lr 2.5e-4 annealed, clip 0.1,
-#: entropy 0.01, rewards clipped to [-1, 1], lives as episodes, the Nature-DQN CNN with a 512-wide hidden
-#: layer, uniform minibatches (no prioritization). 32 games of 64 steps per update (a 2,048-step batch,
-#: 8 minibatches) instead of the paper's 8 x 128: the same gradient steps per sample (1 per 64), with twice
-#: the games per inference call, which a GPU needs to keep the per-step overhead small.
+#: 2017, as in CleanRL's ppo_atari): 4 epochs, lr annealed, clip 0.1, entropy 0.01, rewards clipped to
+#: [-1, 1], lives as episodes, the Nature-DQN CNN with a 512-wide hidden layer, uniform minibatches (no
+#: prioritization). Two changes, for the emulator's sake: 128 games of 64 steps per update (an 8,192-step
+#: batch) instead of 8 x 128, because ale-py steps a batch of games at the speed of its slowest thread
+#: and 32 games left most of 16 emulator threads waiting; and minibatches of 1,024 at lr 5e-4 instead of
+#: 256 at 2.5e-4 (one gradient step per 256 samples instead of per 64). On one H200, Breakout
+#: (2026-11-30, benchmarks/results/config_probe_h200_2026-11-30): this config on 8 cores ran 6.3k agent
+#: steps/s and scored 19 after 0.8M steps, 24 after 1M and 106 after 2.7M; the paper's layout (32 games,
+#: minibatch 256) on all 16 cores ran 4.4k steps/s and scored 21.6 after 0.9M.
 TRAIN_CONFIG: dict[str, Any] = {
     "train": {
         "total_timesteps": 10_000_000,
-        "learning_rate": 2.5e-4,
+        "learning_rate": 5e-4,
         "anneal_lr": True,
         "gamma": 0.99,
         "gae_lambda": 0.95,
@@ -40,13 +44,13 @@ TRAIN_CONFIG: dict[str, Any] = {
         "max_grad_norm": 0.5,
         "update_epochs": 4,
         "horizon": 64,
-        "minibatch_size": 256,
+        "minibatch_size": 1024,
         "prio_alpha": 0.0,
         "adam_eps": 1e-5,
         "reward_clip": 1.0,
     },
     "vec": {"backend": "serial", "num_env_objects": 1},
-    "env": {"num_envs": 32, "episodic_life": True},
+    "env": {"num_envs": 128, "episodic_life": True},
     "policy": {"kind": "cnn", "hidden_size": 512, "lstm": False},
 }
 
