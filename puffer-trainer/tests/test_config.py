@@ -271,26 +271,29 @@ def test_an_envs_registered_cuda_layer_applies_on_a_gpu_only(monkeypatch, tmp_pa
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     cpu = load_config("ocean/breakout")
-    assert (cpu.train.device, cpu.policy.lstm, cpu.env.get("num_envs", 1024)) == ("cpu", False, 1024)
+    assert (cpu.train.device, cpu.policy.lstm_hidden_size, cpu.env["num_envs"], cpu.vec.backend) == (
+        "cpu", 64, 8192, "serial"
+    )
     gpu = load_config("ocean/breakout", overrides=["--train.device", "cuda"])
     agents = gpu.env["num_envs"] * gpu.vec.num_env_objects  # 8 objects x 1024, as the reference's
-    assert (gpu.train.device, gpu.policy.lstm, agents, gpu.train.optimizer, gpu.vec.backend) == (
-        "cuda", True, 8192, "muon", "multiprocessing"
+    assert (gpu.train.device, gpu.policy.lstm_hidden_size, agents, gpu.train.optimizer, gpu.vec.backend) == (
+        "cuda", 128, 8192, "muon", "multiprocessing"
     )
     assert gpu.train.cuda_graphs and not cpu.train.cuda_graphs
     assert "registered cuda config applies" in gpu.device_note
     # The user's own values still win over the layer, from the command line or a file.
     mine = load_config("ocean/breakout", overrides=["--train.device=cuda", "--train.learning-rate=0.01"])
-    assert mine.train.learning_rate == 0.01 and mine.policy.lstm
+    assert mine.train.learning_rate == 0.01 and mine.policy.lstm_hidden_size == 128
     file = tmp_path / "gpu.toml"
     file.write_text('[train]\ndevice = "cuda:1"\nhorizon = 32\n')
     from_file = load_config("ocean/breakout", file)
-    assert (from_file.train.device, from_file.train.horizon, from_file.policy.lstm) == ("cuda:1", 32, True)
+    got = (from_file.train.device, from_file.train.horizon, from_file.policy.lstm_hidden_size)
+    assert got == ("cuda:1", 32, 128)
     # With CUDA visible, auto picks it and the layer with it.
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=0: "Fake GPU")
     auto = load_config("ocean/breakout")
-    assert auto.train.device == "cuda" and auto.policy.lstm
+    assert auto.train.device == "cuda" and auto.policy.lstm_hidden_size == 128
     assert auto.device_note.startswith("train.device auto: CUDA is available (Fake GPU)")
 
 

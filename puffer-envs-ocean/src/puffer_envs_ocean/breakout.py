@@ -110,78 +110,61 @@ SPEC = {
         "1024 copies per env object"
     ),
     "default_kwargs": {"num_envs": 1024},
-    # Tuned first for our earlier 160x192 Breakout (sweeps on one H100 with puffer-trainer's
-    # benchmarks/device_grid.sh); kept for this game except for minibatch_size. Measured on 2 shared CPU
-    # cores, 1024 agents, one seed each, 60M steps (score of 864, random play 0.85):
-    #   minibatch 4096 (registered): 1M 6.1 | 10M 20 | 20M 34 | 30M 67 | 40M 139 | 50M 198 | 60M 206 (0.24)
-    #   minibatch 16384 (before):    1M 6.3 | 10M 7.5 | 20M 12 | 30M 19 | 40M 109 | 50M 153 | 60M 160
-    # Both first sit near 6 for millions of steps (the serve always starts from the middle, so waiting in one
-    # corner is an easy local optimum); 4 gradient steps per 16k steps get out of it sooner. About 67k SPS
-    # alone on 2 lightly loaded cores: 60M steps in about 15 min. Notes:
-    # * no observation normalization: the brick values never change while bricks stand, so a running std
-    #   blows up the first broken brick (the velocities, px/frame / 512 as in the reference, stay tiny);
-    # * two hidden layers; rewards clipped to 1 (one per brick; the reference's trainer clamps them too).
-    # The "cuda" layer below replaces most of it when the run's device is a GPU (train.device "auto" picks one
-    # when torch sees it).
+    # The reference's own breakout hyperparameters (its breakout.ini: Muon, gamma 0.9997, prioritized
+    # replay, V-trace clipping, 8192 agents, horizon 64), with an LSTM policy sized per device. No
+    # observation normalization: the brick values never change while bricks stand, so a running std blows
+    # up the first broken brick (the velocities, px/frame / 512 as in the reference, stay tiny).
+    #
+    # On the CPU: a 64-wide encoder and LSTM, 4x less compute per step than the reference's 128. On this
+    # 2-core box (2026-11-30, puffer-trainer's benchmarks/results/cpu_lstm64_muon_to_perf_0.5_2026-11-30.txt)
+    # it reached perf 0.5 at 921 s (50.6M steps, 55k SPS), the reference 1744 s (55.3M, ~32k SPS). Before,
+    # an MLP with Adam ran 67k SPS but scored 0.24 after 60M steps; the same MLP with these hyperparameters
+    # 0.03 after 55M; the 128-wide LSTM reached 0.5 at 1937 s (51.1M steps, 26k SPS).
     "train_config": {
         "train": {
-            "total_timesteps": 60_000_000,
-            "learning_rate": 0.01,
-            "gamma": 0.99,
-            "gae_lambda": 0.95,
-            "ent_coef": 0.01,
-            "vf_coef": 0.5,
-            "vf_clip_coef": 10.0,
+            "total_timesteps": 90_000_000,
+            "optimizer": "muon",
+            "learning_rate": 0.0445,
+            "gamma": 0.9997,
+            "gae_lambda": 0.7477,
+            "clip_coef": 0.197,
+            "ent_coef": 0.00057,
+            "vf_coef": 1.683,
+            "vf_clip_coef": 2.178,
+            "max_grad_norm": 2.236,
+            "prio_alpha": 0.99,
+            "prio_beta0": 0.1,
+            "vtrace_rho_clip": 0.788,
+            "vtrace_c_clip": 2.878,
+            "adam_beta1": 0.895,
+            "adam_beta2": 0.9,
+            "adam_eps": 1e-4,
             "reward_clip": 1.0,
             "normalize_obs": False,
-            "prio_alpha": 0.0,
-            "horizon": 16,
+            "horizon": 64,
             "batch_size": 0,
-            "minibatch_size": 4096,
+            "minibatch_size": 32768,
             "update_epochs": 1,
         },
+        "env": {"num_envs": 8192},
         "vec": {"backend": "serial", "num_env_objects": 1},
-        "policy": {"kind": "mlp", "hidden_size": 128, "num_layers": 2, "lstm": False},
+        "policy": {
+            "kind": "mlp", "hidden_size": 64, "num_layers": 1, "lstm": True, "lstm_hidden_size": 64
+        },  # fmt: skip
         # perf 0.95 (the reference's solve threshold): 0.95 * 864
         "run": {"score_target": 820.8},
-        # On a GPU: 8192 agents and the reference's own breakout hyperparameters (its breakout.ini), with its
-        # LSTM policy and Muon, now that our Muon has the reference's semantics. Side by side on 2 H200s
-        # (puffer-trainer's benchmarks/sweeps/sweep4.txt, 8 runs per GPU, 90M steps, 2026-11-30), 4 of 4
-        # such runs passed perf 0.95 at 64-75M steps (the reference: 72-81M); MLP policies and Adam stayed
-        # far below it. The agents live in 8 env objects stepped by worker processes (as the reference's
-        # 8 x 1024), and the rollout step is a CUDA graph, in fp32: on one H200 (2026-11-30, the trainer's
+        # On a GPU: the reference's 128-wide LSTM. Side by side on 2 H200s (puffer-trainer's
+        # benchmarks/sweeps/sweep4.txt, 8 runs per GPU, 90M steps, 2026-11-30), 4 of 4 such runs passed
+        # perf 0.95 at 64-75M steps (the reference: 72-81M); MLP policies and Adam stayed far below it. The
+        # agents live in 8 env objects stepped by worker processes (as the reference's 8 x 1024), and the
+        # rollout step is a CUDA graph, in fp32: on one H200 (2026-11-30, the trainer's
         # benchmarks/epoch_variants.txt) graphs took collection from 227 to 176 ms an epoch, fp32 instead of
         # bf16 to 131 ms, 8 workers to 114.
         "cuda": {
             "env": {"num_envs": 1024},
             "vec": {"backend": "multiprocessing", "num_env_objects": 8},
-            "train": {
-                "total_timesteps": 90_000_000,
-                "optimizer": "muon",
-                "learning_rate": 0.0445,
-                "gamma": 0.9997,
-                "gae_lambda": 0.7477,
-                "clip_coef": 0.197,
-                "ent_coef": 0.00057,
-                "vf_coef": 1.683,
-                "vf_clip_coef": 2.178,
-                "max_grad_norm": 2.236,
-                "prio_alpha": 0.99,
-                "prio_beta0": 0.1,
-                "vtrace_rho_clip": 0.788,
-                "vtrace_c_clip": 2.878,
-                "adam_beta1": 0.895,
-                "adam_beta2": 0.9,
-                "adam_eps": 1e-4,
-                "reward_clip": 1.0,
-                "horizon": 64,
-                "minibatch_size": 32768,
-                "torch_threads": 1,
-                "cuda_graphs": True,
-            },
-            "policy": {
-                "kind": "mlp", "hidden_size": 128, "num_layers": 1, "lstm": True, "lstm_hidden_size": 128
-            },  # fmt: skip
+            "train": {"torch_threads": 1, "cuda_graphs": True},
+            "policy": {"hidden_size": 128, "lstm_hidden_size": 128},
         },
     },
 }

@@ -136,7 +136,7 @@ class TrainConfig:
     reward_clip: float = 0.0
     #: Normalize observations by running mean and variance (over live agent slots).
     normalize_obs: bool = False
-    #: Torch intra-op threads; 0 picks half the cores not used by env workers (1 on a 2-core machine).
+    #: Torch intra-op threads for learning; 0 picks every core not used by env workers or other ranks.
     torch_threads: int = 0
 
 
