@@ -21,6 +21,7 @@
 # for RESUME_FROM in the next call.
 # Without matplotlib on the device, curves.csv is written instead of PNGs: draw them anywhere with
 #   python puffer-envs-atari/benchmarks/atari_results.py OUTDIR --games ... --from-csv
+# On a machine with several GPUs the games take them in turn.
 # Each game trains with its registered config (puffer_envs_atari.plugin.TRAIN_CONFIG) on cuda, sticky actions
 # 0.25 (gymnasium v5), one torch thread per process. Total: WALL_S + about 150 s (install and kernel build
 # ~40 s, benchmark ~60-90 s, clean stop and table ~20 s), so the defaults fit one 10-minute device call.
@@ -63,7 +64,11 @@ fi
 rm -rf /tmp/atari_runs  # run names are the game ids: a previous call's folders would be resumed into
 start=$(date +%s)
 first=0
+GPUS=$(nvidia-smi -L 2>/dev/null | grep -c ^GPU)
+i=0
 for game in $GAMES; do
+  # games take the GPUs in turn (several share one: the CNN leaves most of an H200 idle)
+  gpu=$(( GPUS > 0 ? i % GPUS : 0 )); i=$(( i + 1 ))
   # Each game on its own cores: the emulator threads of one game then never wait for another's.
   cores="$first-$(( first + THREADS - 1 ))"; first=$(( first + THREADS ))
   if [ -n "${RESUME_FROM:-}" ] && [ -d "$RESUME_FROM/$game/checkpoints" ]; then
@@ -73,7 +78,8 @@ for game in $GAMES; do
   else
     args="--env.num-threads $THREADS ${EXTRA:-}"
   fi
-  timeout --signal=INT --kill-after=90 "$WALL_S" taskset -c "$cores" $PY -m puffer_trainer train "atari/$game" \
+  CUDA_VISIBLE_DEVICES=$gpu timeout --signal=INT --kill-after=90 "$WALL_S" taskset -c "$cores" \
+    $PY -m puffer_trainer train "atari/$game" \
     --train.device "${DEVICE:-cuda}" --train.total-timesteps "$STEPS" --train.torch-threads 1 \
     --run.run-dir /tmp/atari_runs --run.run-name "$game" --run.log plain --run.checkpoint-interval 100000 \
     $args >> "$OUTDIR/logs/$game.log" 2>&1 &
