@@ -311,7 +311,7 @@ def test_cuda_graphs_on_cpu_are_ignored_with_a_note():
         trainer.close()
 
 
-def test_learning_takes_every_core_the_env_workers_leave(monkeypatch):
+def test_automatic_torch_threads_use_the_cores_the_env_workers_leave(monkeypatch):
     import os
 
     from puffer_trainer.trainer import _choose_threads
@@ -319,10 +319,12 @@ def test_learning_takes_every_core_the_env_workers_leave(monkeypatch):
     config = load_config("ocean/squared", overrides=["--train.device", "cpu"])
     assert config.train.torch_threads == 0  # automatic
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
-    # (learning, collection): all free cores learn; collection takes at most half of them
-    assert _choose_threads(config, env_workers=0, world_size=1) == (8, 4)
-    assert _choose_threads(config, env_workers=6, world_size=1) == (2, 1)
+    # (learning, collection): all free cores learn; with the env in this process, collection uses them too,
+    # beside env worker processes at most half of them
+    assert _choose_threads(config, env_workers=0, world_size=1) == (8, 8)
+    assert _choose_threads(config, env_workers=4, world_size=1) == (4, 2)
     assert _choose_threads(config, env_workers=2, world_size=2) == (2, 1)  # 4 cores per rank
     assert _choose_threads(config, env_workers=8, world_size=1) == (1, 1)  # never below one
     config.train.torch_threads = 3  # set by the user: kept
     assert _choose_threads(config, env_workers=0, world_size=1) == (3, 3)
+    assert _choose_threads(config, env_workers=2, world_size=1) == (3, 3)

@@ -43,10 +43,11 @@ def _choose_threads(config: Config, env_workers: int, world_size: int) -> tuple[
 
     Learning uses ``train.torch_threads`` if set, else every core left by the vector env's worker processes
     (and by the other ranks): while the policy learns, the env waits for actions, so nothing else of this run
-    needs a core. Collection uses at most half of those cores: per-step inference is a batch of tiny matmuls
-    that gains little from threads, and oversubscribed cores (env workers, other programs) make OpenMP threads
-    spin and wait: on 2 busy cores one thread ran collection 20x faster than two. On 2 quiet cores two
-    learning threads instead of one raised breakout's CPU config from 43k to 58k SPS (2026-11-30).
+    needs a core. Collection uses as many when the env steps in this process (no workers: it and inference
+    take turns), else at most half of them: worker processes step while the policy infers, and oversubscribed
+    cores make OpenMP threads spin and wait (on 2 busy cores one thread ran collection 20x faster than two).
+    On 2 quiet cores, breakout's CPU config (serial env) trained at 43k SPS with one thread for each, 62k with
+    two learning threads, 72k with two for collection too (2026-11-30).
     """
     try:
         cores = len(os.sched_getaffinity(0))
@@ -54,7 +55,7 @@ def _choose_threads(config: Config, env_workers: int, world_size: int) -> tuple[
         cores = os.cpu_count() or 1
     available = max(1, cores // max(world_size, 1) - env_workers)
     learn = int(config.train.torch_threads) if config.train.torch_threads > 0 else available
-    return learn, max(1, min(learn, available // 2))
+    return learn, learn if env_workers == 0 else max(1, min(learn, available // 2))
 
 
 class Trainer:
