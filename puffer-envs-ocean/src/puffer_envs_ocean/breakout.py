@@ -117,7 +117,7 @@ SPEC = {
     #
     # On the CPU: a 64-wide encoder and LSTM, a quarter of the reference's 128-wide LSTM's compute per step.
     # On a 2-core VM (2026-11-30, puffer-trainer's benchmarks/results/cpu_as_typed_to_perf_0.5_2026-11-30.txt)
-    # it reached perf 0.5 at 759 s (50.6M steps, 67k SPS), the reference 1744 s (55.3M, ~32k SPS). Before,
+    # it reached perf 0.5 at 652 s (50.6M steps, 78k SPS), the reference 1744 s (55.3M, ~32k SPS). Before,
     # an MLP with Adam ran 67k SPS but scored 0.24 after 60M steps; the same MLP with these hyperparameters
     # 0.03 after 55M; the 128-wide LSTM reached 0.5 at 1937 s (51.1M steps, 26k SPS).
     "train_config": {
