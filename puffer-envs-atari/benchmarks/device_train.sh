@@ -10,14 +10,18 @@
 #   WALL_S   wall-clock cap per game in seconds (default 400); a capped run stops cleanly (SIGINT: it saves)
 #   THREADS  ALE emulator threads per game (default: cores / number of games, at least 1)
 #   BENCH    1 (default) also runs benchmarks/atari.py (about 1 minute, before the training); 0 skips it
-#   OUT      where logs, metrics, results.md/csv and curves go (default /tmp/atari_results); the run folders
+#   RESULTS  where logs, metrics, results.md/csv and curves go (default /tmp/atari_results); the run folders
 #            with their checkpoints (tens of MB each) stay in /tmp/atari_runs, only metrics and config are copied
+#   PACK     a folder (on the device: $OUT) that gets the results as one results.tar.gz and each game's resume
+#            folder as resume_<game>.tar.part-aa, -ab, ... (15 MiB pieces): a device call returns at most 8
+#            files of 16 MiB, at most two folders down, and a checkpoint with its Adam state is about 20 MB
 #   EXTRA    more trainer overrides for every game, e.g. EXTRA="--env.num-envs 32 --train.update-epochs 2"
 #   DEVICE   torch device (default cuda); SKIP_INSTALL=1 uses the current environment as it is (local test)
-#   RESUME_FROM  a folder of earlier run folders (OUT/resume of an earlier call, carried): each game found there
-#            continues from its latest checkpoint, its metrics and wall clock carrying on. One game's 10M steps
+#   RESUME_FROM  what an earlier call left: a folder of run folders (RESULTS/resume) or of PACK's
+#            resume_<game>.tar.part-* pieces (carried): each game found there continues from its latest
+#            checkpoint, its metrics and wall clock carrying on. One game's 10M steps
 #            take about 17 minutes of 16 cores (the emulator's ~10k agent steps/s), more than one device call.
-# Each game's run folder (metrics, config, latest checkpoint: about 20 MB) is also copied to OUT/resume/<game>,
+# Each game's run folder (metrics, config, latest checkpoint: about 20 MB) is also copied to RESULTS/resume/<game>,
 # for RESUME_FROM in the next call.
 # Without matplotlib on the device, curves.csv is written instead of PNGs: draw them anywhere with
 #   python puffer-envs-atari/benchmarks/atari_results.py OUTDIR --games ... --from-csv
@@ -27,7 +31,7 @@
 # ~40 s, benchmark ~60-90 s, clean stop and table ~20 s), so the defaults fit one 10-minute device call.
 set -u
 export PYTHONUNBUFFERED=1
-OUTDIR=${OUT:-/tmp/atari_results}
+OUTDIR=${RESULTS:-/tmp/atari_results}
 GAMES=${GAMES:-"breakout pong beam_rider qbert space_invaders enduro seaquest"}
 STEPS=${STEPS:-10000000}
 WALL_S=${WALL_S:-400}
@@ -39,7 +43,10 @@ THREADS=${THREADS:-$(( CORES / NGAMES > 0 ? CORES / NGAMES : 1 ))}
 echo "== $(date -u +%FT%TZ) $(hostname): $CORES cores, $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)"
 echo "== games: $GAMES; $STEPS steps each, cap ${WALL_S}s, $THREADS ALE threads each"
 
-if [ "${SKIP_INSTALL:-0}" != 1 ]; then
+if [ "${SKIP_INSTALL:-0}" != 1 ] && [ -f /tmp/site-atari/.installed ]; then
+  # an earlier call on this (still warm) machine installed everything: save its ~40 s
+  export PYTHONPATH=/tmp/site-atari:/tmp/site:$PWD/puffer-core/src:$PWD/puffer-trainer/src
+elif [ "${SKIP_INSTALL:-0}" != 1 ]; then
   # The wheels of .whl/ (ale-py with its ROMs, gymnasium, cffi, opencv for the benchmark's baseline, hatchling to
   # build atari) into /tmp/site, then
   # kernels (compiled here) and atari (installed for its puffer.envs entry point) from the checkout.
@@ -50,6 +57,7 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   python3 -m pip install -q --no-index --no-build-isolation --no-deps --target /tmp/site-atari \
     ./puffer-envs-atari || exit 1
   export PYTHONPATH=/tmp/site-atari:$PYTHONPATH
+  touch /tmp/site-atari/.installed
 fi
 PY=${PYTHON:-python3}
 $PY -c "import puffer_core; s = puffer_core.spec('atari/breakout'); print('== registered:', s.id, s.plugin)" \
@@ -71,8 +79,13 @@ for game in $GAMES; do
   gpu=$(( GPUS > 0 ? i % GPUS : 0 )); i=$(( i + 1 ))
   # Each game on its own cores: the emulator threads of one game then never wait for another's.
   cores="$first-$(( first + THREADS - 1 ))"; first=$(( first + THREADS ))
-  if [ -n "${RESUME_FROM:-}" ] && [ -d "$RESUME_FROM/$game/checkpoints" ]; then
-    mkdir -p /tmp/atari_runs && cp -r "$RESUME_FROM/$game" /tmp/atari_runs/
+  mkdir -p /tmp/atari_runs
+  if [ -n "${RESUME_FROM:-}" ] && ls "$RESUME_FROM/resume_$game.tar.part-"* > /dev/null 2>&1; then
+    cat "$RESUME_FROM/resume_$game.tar.part-"* | tar -x -C /tmp/atari_runs || exit 1
+  elif [ -n "${RESUME_FROM:-}" ] && [ -d "$RESUME_FROM/$game/checkpoints" ]; then
+    cp -r "$RESUME_FROM/$game" /tmp/atari_runs/
+  fi
+  if [ -f "/tmp/atari_runs/$game/checkpoints/latest.pt" ]; then
     # a resumed run keeps its saved config (threads included); only how long and where it runs may change
     args="--run.resume latest"
   else
@@ -98,3 +111,13 @@ for game in $GAMES; do
   echo "-- $game"; grep -E "Error|error|Traceback" "$OUTDIR/logs/$game.log" | head -3; tail -n 2 "$OUTDIR/logs/$game.log"
 done
 $PY puffer-envs-atari/benchmarks/atari_results.py "$OUTDIR" --games $GAMES
+if [ -n "${PACK:-}" ]; then
+  mkdir -p "$PACK"
+  tar -C "$OUTDIR" --exclude=resume -czf "$PACK/results.tar.gz" . || exit 1
+  for game in $GAMES; do
+    if [ -d "$OUTDIR/resume/$game" ]; then
+      tar -C "$OUTDIR/resume" -cf - "$game" | split -b 15m - "$PACK/resume_$game.tar.part-" || exit 1
+    fi
+  done
+  ls -l "$PACK"
+fi
