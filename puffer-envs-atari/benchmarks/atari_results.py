@@ -46,12 +46,21 @@ def read_records(path: Path) -> list[dict]:
 
 
 def curve_rows(game: str, records: list[dict]) -> list[tuple[str, int, float, float]]:
+    """(game, step, elapsed_s, score) of each record where some episode ended.
+
+    Metrics files of trainers before 2026-11-30 repeated the last episode values in intervals where no game
+    ended (all 128 games restart together after a resume, so no game ends for thousands of steps): a record
+    whose episode values equal the last kept one's exactly is such a repeat and is left out.
+    """
     key = "episode/score" if any("episode/score" in r for r in records) else "episode/episode_return"
-    return [
-        (game, int(r["step"]), float(r.get("elapsed_s", math.nan)), float(r[key]))
-        for r in records
-        if key in r
-    ]
+    rows, last = [], None
+    for r in records:
+        episode = {k: v for k, v in r.items() if k.startswith("episode/")}
+        if key not in r or episode == last:
+            continue
+        last = episode
+        rows.append((game, int(r["step"]), float(r.get("elapsed_s", math.nan)), float(r[key])))
+    return rows
 
 
 def summarize(game: str, rows: list[tuple[str, int, float, float]], records: list[dict], tail: int) -> dict:

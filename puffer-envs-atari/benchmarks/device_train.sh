@@ -4,6 +4,9 @@
 # Run from the repository root on the device (1 GPU, 16 cores), with the wheels of .whl/ carried:
 #   bash puffer-envs-atari/benchmarks/device_train.sh                      # all 7 games, 400 s cap
 #   BENCH=0 GAMES="breakout pong" WALL_S=520 bash puffer-envs-atari/benchmarks/device_train.sh
+# As run on a 2-GPU machine (32 cores), 2026-11-30, two games a call, each call continuing the last's:
+#   BENCH=0 GAMES="breakout pong" THREADS=16 WALL_S=520 PACK=$OUT RESUME_FROM=.scratch/atari_resume \
+#     bash puffer-envs-atari/benchmarks/device_train.sh      # carry .whl and .scratch/atari_resume
 # Settings (environment variables):
 #   GAMES    ALE game ids, space-separated (default: breakout pong beam_rider qbert space_invaders enduro seaquest)
 #   STEPS    agent steps per game (default 10000000 = 40M frames)
@@ -20,7 +23,7 @@
 #   RESUME_FROM  what an earlier call left: a folder of run folders (RESULTS/resume) or of PACK's
 #            resume_<game>.tar.part-* pieces (carried): each game found there continues from its latest
 #            checkpoint, its metrics and wall clock carrying on. One game's 10M steps
-#            take about 17 minutes of 16 cores (the emulator's ~10k agent steps/s), more than one device call.
+#            took 17 minutes on 16 or 32 cores (about 10k agent steps/s), more than one device call.
 # Each game's run folder (metrics, config, latest checkpoint: about 20 MB) is also copied to RESULTS/resume/<game>,
 # for RESUME_FROM in the next call.
 # Without matplotlib on the device, curves.csv is written instead of PNGs: draw them anywhere with

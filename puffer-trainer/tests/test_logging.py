@@ -281,3 +281,24 @@ def test_wandb_flag_logs_offline_from_rank_zero(tmp_path, monkeypatch, capsys):
     assert init["config"]["env_id"] == ENV_ID and init["dir"] == str(tmp_path / "wb")
     step, data = fake.calls[1][1], fake.calls[1][2]
     assert step == data["global_step"] > 0 and "loss/policy_loss" in data and "sps" in data
+
+
+def test_metrics_record_episodes_only_from_intervals_where_some_ended(tmp_path, capsys):
+    """One agent, 16 steps an epoch: many intervals see no episode end. The console keeps the last score,
+    the metrics file must not repeat it as if measured again (curves and means over the last records)."""
+    from shell_helpers import ENV_ID, TINY
+
+    from puffer_trainer.cli import main
+
+    one_agent = [*TINY, "--env.num-envs", "1", "--train.batch-size", "16", "--train.minibatch-size", "16"]
+    code = main(["train", ENV_ID, *one_agent, "--run.run-dir", str(tmp_path), "--run.run-name", "sparse",
+                 "--train.total-timesteps", str(40 * 16)])  # fmt: skip
+    assert code == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[puffer] step ")]
+    records = read_metrics(tmp_path / "sparse" / "metrics.jsonl")
+    assert len(records) == len(lines) >= 40
+    has = ["episode/episode_return" in r for r in records]
+    first = has.index(True)
+    assert not all(has[first:]), "every interval after the first episode recorded one: values were repeated"
+    # the console still shows a score on every line once an episode has ended
+    assert all(" score " in line for line in lines[first:]), lines[first:]

@@ -446,7 +446,8 @@ class _Loop:
             self._episode_counts[key] = self._episode_counts.get(key, 0) + 1
 
     def _log(self, now: float, elapsed: float) -> None:
-        if self._episode_counts:  # keep showing the last values when no episode ended in this interval
+        fresh = bool(self._episode_counts)
+        if fresh:  # else the consoles keep showing the last values (the metrics file leaves them out)
             self.episode = {k: self._episode_sums[k] / n for k, n in self._episode_counts.items()}
             self._episode_sums.clear()
             self._episode_counts.clear()
@@ -466,6 +467,7 @@ class _Loop:
             timings={k: float(v) for k, v in trainer.timings.items()},
             episode=dict(self.episode),
             losses=dict(self.losses),
+            episode_fresh=fresh,
         )
         for sink in self.sinks:
             sink.log(snapshot)

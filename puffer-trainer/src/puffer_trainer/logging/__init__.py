@@ -40,6 +40,10 @@ class Snapshot:
     timings: dict[str, float] = field(default_factory=dict)
     episode: dict[str, float] = field(default_factory=dict)
     losses: dict[str, float] = field(default_factory=dict)
+    #: Whether ``episode`` comes from episodes that ended in this log interval. When none ended, consoles keep
+    #: showing the last values, but stored records (:meth:`flat`) leave them out: a repeated value would read
+    #: as a new measurement in curves and in means over the last records.
+    episode_fresh: bool = True
 
     @property
     def learning_rate(self) -> float | None:
@@ -71,7 +75,8 @@ class Snapshot:
             "elapsed_s": round(float(self.elapsed_s), 3),
             "sps": round(float(self.sps), 1),
         }
-        record.update({f"episode/{k}": float(v) for k, v in self.episode.items()})
+        if self.episode_fresh:
+            record.update({f"episode/{k}": float(v) for k, v in self.episode.items()})
         record.update({f"loss/{k}": float(v) for k, v in self.losses.items()})
         record.update({f"time/{k}": round(float(v), 4) for k, v in self.timings.items()})
         return record
