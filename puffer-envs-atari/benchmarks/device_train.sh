@@ -46,25 +46,7 @@ THREADS=${THREADS:-$(( CORES / NGAMES > 0 ? CORES / NGAMES : 1 ))}
 echo "== $(date -u +%FT%TZ) $(hostname): $CORES cores, $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)"
 echo "== games: $GAMES; $STEPS steps each, cap ${WALL_S}s, $THREADS ALE threads each"
 
-if [ "${SKIP_INSTALL:-0}" != 1 ] && [ -f /tmp/site-atari/.installed ]; then
-  # an earlier call on this (still warm) machine installed everything: save its ~40 s
-  export PYTHONPATH=/tmp/site-atari:/tmp/site:$PWD/puffer-core/src:$PWD/puffer-trainer/src
-elif [ "${SKIP_INSTALL:-0}" != 1 ]; then
-  # The wheels of .whl/ (ale-py with its ROMs, gymnasium, cffi, opencv for the benchmark's baseline, hatchling to
-  # build atari) into /tmp/site, then
-  # kernels (compiled here) and atari (installed for its puffer.envs entry point) from the checkout.
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-    .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD/puffer-core/src:$PWD/puffer-trainer/src
-  python3 -m pip install -q --no-index --no-build-isolation --no-deps ./puffer-kernels || exit 1
-  python3 -m pip install -q --no-index --no-build-isolation --no-deps --target /tmp/site-atari \
-    ./puffer-envs-atari || exit 1
-  export PYTHONPATH=/tmp/site-atari:$PYTHONPATH
-  touch /tmp/site-atari/.installed
-fi
-PY=${PYTHON:-python3}
-$PY -c "import puffer_core; s = puffer_core.spec('atari/breakout'); print('== registered:', s.id, s.plugin)" \
-  || exit 1
+source "$(dirname "$0")/device_setup.sh"
 
 if [ "${BENCH:-1}" = 1 ]; then
   echo "== benchmark: default path vs puffer multiprocessing vs gymnasium AsyncVectorEnv"
