@@ -302,3 +302,29 @@ def test_metrics_record_episodes_only_from_intervals_where_some_ended(tmp_path, 
     assert not all(has[first:]), "every interval after the first episode recorded one: values were repeated"
     # the console still shows a score on every line once an episode has ended
     assert all(" score " in line for line in lines[first:]), lines[first:]
+
+
+def test_a_log_interval_averages_its_episodes_not_its_epochs(tmp_path, monkeypatch):
+    """Epochs end different numbers of episodes: the logged mean weights each epoch by its episodes."""
+    from shell_helpers import BATCH, tiny_kwargs
+
+    from puffer_trainer import Trainer, train
+
+    seen = []
+    evaluate = Trainer.evaluate
+
+    def watched(self):
+        stats = evaluate(self)
+        seen.append((stats, dict(self.last_info_counts)))
+        return stats
+
+    monkeypatch.setattr(Trainer, "evaluate", watched)
+    kwargs = tiny_kwargs(tmp_path, log_interval_s=3600.0)  # logs after the first epoch and at the end only
+    train("ocean/squared", total_timesteps=12 * BATCH, run_name="weights", **kwargs)
+    records = read_metrics(tmp_path / "weights" / "metrics.jsonl")
+    assert len(records) == 2 and len(seen) >= 12
+    later = [(s["episode_length"], c["episode_length"]) for s, c in seen[1:] if "episode_length" in s]
+    assert len({c for _, c in later}) > 1, "every epoch ended as many episodes: the test shows nothing"
+    weighted = sum(v * c for v, c in later) / sum(c for _, c in later)
+    assert records[-1]["episode/episode_length"] == pytest.approx(weighted)
+    assert records[-1]["episode/episode_length"] != pytest.approx(sum(v for v, _ in later) / len(later))

@@ -321,7 +321,7 @@ class _Loop:
         self.last_checkpoint: Path | None = None
         self._last_draw = time.perf_counter()  # the first periodic redraw comes CURVE_EVERY_S into the run
         self._episode_sums: dict[str, float] = {}
-        self._episode_counts: dict[str, int] = {}
+        self._episode_counts: dict[str, float] = {}
         self._window = (time.perf_counter(), 0)
         #: (key, value) of the latest score (see ``logging.pick_score``), None before any episode finished.
         self.score: tuple[str, float] | None = None
@@ -352,7 +352,7 @@ class _Loop:
         last_log = -float("inf")
         interval = max(0, int(run_config.checkpoint_interval))
         while not trainer.done:
-            self._add_episodes(trainer.evaluate())
+            self._add_episodes(trainer.evaluate(), getattr(trainer, "last_info_counts", None))
             try:
                 self.losses = {k: float(v) for k, v in trainer.train().items()}
             except (NonFiniteLossError, RankFailedError) as error:
@@ -440,10 +440,13 @@ class _Loop:
                 f"{self.trainer.global_step:,} after {duration(elapsed)}"
             )
 
-    def _add_episodes(self, stats: Mapping[str, float] | None) -> None:
+    def _add_episodes(self, stats: Mapping[str, float] | None, counts: Mapping[str, float] | None) -> None:
+        """Add one epoch's means, weighted by how many episodes each averaged (1 each when not known), so that
+        a log interval's value is the mean over its episodes, not over its epochs."""
         for key, value in (stats or {}).items():
-            self._episode_sums[key] = self._episode_sums.get(key, 0.0) + float(value)
-            self._episode_counts[key] = self._episode_counts.get(key, 0) + 1
+            n = float((counts or {}).get(key, 1.0))
+            self._episode_sums[key] = self._episode_sums.get(key, 0.0) + float(value) * n
+            self._episode_counts[key] = self._episode_counts.get(key, 0.0) + n
 
     def _log(self, now: float, elapsed: float) -> None:
         fresh = bool(self._episode_counts)

@@ -182,6 +182,9 @@ class Trainer:
         self.timings = {"env": 0.0, "inference": 0.0, "copy": 0.0, "learn": 0.0}
         self._info_sums: dict[str, float] = {}
         self._info_counts: dict[str, float] = {}
+        #: How many episodes (or env reports) each statistic of the last :meth:`evaluate` averaged, so that
+        #: a caller averaging several epochs can weight each by its episodes.
+        self.last_info_counts: dict[str, float] = {}
         env_device = str(getattr(vecenv, "device", "cpu"))
         # A tensor env ("cpu:0", "cuda", ...) hands its tensors straight to the policy and the buffer.
         self._gpu_env = env_device != "cpu"
@@ -279,6 +282,7 @@ class Trainer:
             self.sync.average_((self.obs_norm.mean, self.obs_norm.var))
         sums, counts = self._info_sums, self._info_counts
         stats = {k: sums[k] / counts[k] for k in sums if counts[k]}
+        self.last_info_counts = {k: counts[k] for k in stats}
         self._info_sums, self._info_counts = {}, {}
         return stats
 
