@@ -7,8 +7,8 @@ where matplotlib is installed, ``OUTDIR/curve_<game>.png`` and ``OUTDIR/curves.p
 anywhere on a copied OUTDIR (``--from-csv``) to draw the PNGs from ``curves.csv`` alone.
 
 The final score is the mean of the logged episode scores over the last ``--tail`` log records (each record
-is the mean game score of the episodes that ended in one log interval, about 1 s), i.e. over roughly the
-last hundred games, as the paper averages its last 100 episodes.
+is the mean game score of the episodes that ended in one log interval, about 1 s), i.e. over the last 50-100
+games, depending on their length (the paper averages its last 100 episodes).
 """
 
 from __future__ import annotations
