@@ -352,7 +352,7 @@ class _Loop:
         last_log = -float("inf")
         interval = max(0, int(run_config.checkpoint_interval))
         while not trainer.done:
-            self._add_episodes(trainer.evaluate(), getattr(trainer, "last_info_counts", None))
+            self._add_episodes(trainer.evaluate(), trainer.last_info_counts)
             try:
                 self.losses = {k: float(v) for k, v in trainer.train().items()}
             except (NonFiniteLossError, RankFailedError) as error:
@@ -440,11 +440,11 @@ class _Loop:
                 f"{self.trainer.global_step:,} after {duration(elapsed)}"
             )
 
-    def _add_episodes(self, stats: Mapping[str, float] | None, counts: Mapping[str, float] | None) -> None:
-        """Add one epoch's means, weighted by how many episodes each averaged (1 each when not known), so that
-        a log interval's value is the mean over its episodes, not over its epochs."""
-        for key, value in (stats or {}).items():
-            n = float((counts or {}).get(key, 1.0))
+    def _add_episodes(self, stats: Mapping[str, float], counts: Mapping[str, float]) -> None:
+        """Add one epoch's means, each weighted by how many episodes it averaged (``counts``), so that a log
+        interval's value is the mean over its episodes, not over its epochs."""
+        for key, value in stats.items():
+            n = float(counts[key])
             self._episode_sums[key] = self._episode_sums.get(key, 0.0) + float(value) * n
             self._episode_counts[key] = self._episode_counts.get(key, 0.0) + n
 
