@@ -1,4 +1,4 @@
-# Sourced by the device scripts here (device_train.sh, device_speed_probe.sh), from the repository root on the
+# Sourced by the device scripts here (device_train.sh, device_epoch_grid.sh), from the repository root on the
 # device with .whl/ carried: installs what they need once per machine and sets PYTHONPATH and PY.
 #   SKIP_INSTALL=1  use the current environment as it is (a local test)
 if [ "${SKIP_INSTALL:-0}" != 1 ] && [ -f /tmp/site-atari/.installed ]; then
