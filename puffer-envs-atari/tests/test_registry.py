@@ -47,7 +47,9 @@ def test_importing_the_package_imports_no_emulator():
 
 
 def test_train_config_sections_are_what_the_trainer_reads():
-    assert set(TRAIN_CONFIG) <= {"train", "vec", "policy", "run", "env"}
+    # the device-kind layers hold the same sections as the rest
+    assert set(TRAIN_CONFIG) <= {"train", "vec", "policy", "run", "env", "cpu", "cuda", "mps"}
+    assert set(TRAIN_CONFIG["cuda"]) <= {"train", "vec", "policy", "run", "env"}
     assert set(TRAIN_CONFIG["env"]) <= set(DEFAULT_KWARGS) | {"num_threads"}
     assert TRAIN_CONFIG["env"]["num_envs"] >= 8 and TRAIN_CONFIG["vec"]["num_env_objects"] == 1
     env = puffer_core.make("atari/pong", seed=None, **{**TRAIN_CONFIG["env"], "num_envs": 2})
