@@ -6,14 +6,25 @@ import pytest
 import puffer_core
 
 
-def test_train_config_loads_in_the_trainer():
-    config = pytest.importorskip("puffer_trainer.config")
-    loaded = config.load_config("atari/breakout")
-    spec = puffer_core.spec("atari/breakout")
-    for section, values in spec.train_config.items():
+def assert_loaded(loaded, layer: dict) -> None:
+    for section, values in layer.items():
         for key, value in values.items():
             got = loaded.env[key] if section == "env" else getattr(getattr(loaded, section), key)
             assert got == value, f"{section}.{key}"
+
+
+def test_train_config_loads_in_the_trainer():
+    config = pytest.importorskip("puffer_trainer.config")
+    registered = puffer_core.spec("atari/breakout").train_config
+    base = {section: values for section, values in registered.items() if section not in config.DEVICE_KINDS}
+    cpu = config.load_config("atari/breakout", overrides=["--train.device", "cpu"])
+    assert_loaded(cpu, base)
+    assert not cpu.train.cuda_graphs
+    # On a GPU the cuda layer applies over the rest (loading the config needs no GPU).
+    gpu = config.load_config("atari/breakout", overrides=["--train.device", "cuda"])
+    assert_loaded(gpu, base)
+    assert_loaded(gpu, registered["cuda"])
+    assert gpu.train.cuda_graphs
 
 
 def test_breakout_trains_end_to_end_on_the_cnn_policy(tmp_path):
