@@ -21,7 +21,7 @@ import os
 import platform
 import time
 
-import numpy as np
+from atari import actions_for, timed  # benchmarks/atari.py: its timing windows and random actions
 
 import puffer_core
 
@@ -39,20 +39,9 @@ def sps(game: str, threads: int, games_per_thread: int, seconds: float, pin: boo
     )
     try:
         env.reset(seed=0)
-        rng = np.random.default_rng(0)
-        n = int(env.single_action_space.n)
-        actions = [rng.integers(0, n, size=num_envs, dtype=np.int32) for _ in range(64)]
-        for i in range(10):
-            env.step(actions[i % 64])
-        best = 0.0
-        for _ in range(3):
-            start = time.perf_counter()
-            deadline, calls = start + seconds / 3, 0
-            while time.perf_counter() < deadline:
-                env.step(actions[calls % 64])
-                calls += 1
-            best = max(best, calls * num_envs / (time.perf_counter() - start))
-        return best
+        actions = actions_for(int(env.single_action_space.n), num_envs)
+        calls = iter(range(1 << 62))
+        return timed(lambda: env.step(actions[next(calls) % len(actions)]), num_envs, seconds)
     finally:
         env.close()
 
