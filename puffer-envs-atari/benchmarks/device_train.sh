@@ -12,6 +12,8 @@
 #   STEPS    agent steps per game (default 10000000 = 40M frames)
 #   WALL_S   wall-clock cap per game in seconds (default 400); a capped run stops cleanly (SIGINT: it saves)
 #   THREADS  ALE emulator threads per game (default: cores / number of games, at least 1)
+#   CORES_PER_GAME  cores each game is pinned to (taskset; default: cores / number of games, at least 1),
+#            independent of THREADS: a layout of several env objects (EXTRA) spreads its threads over them
 #   BENCH    1 (default) also runs benchmarks/atari.py (about 1 minute, before the training); 0 skips it
 #   RESULTS  where logs, metrics, results.md/csv and curves go (default /tmp/atari_results); the run folders
 #            with their checkpoints (tens of MB each) stay in /tmp/atari_runs, only metrics and config are copied
@@ -43,8 +45,10 @@ CORES=$(nproc)
 set -- $GAMES
 NGAMES=$#
 THREADS=${THREADS:-$(( CORES / NGAMES > 0 ? CORES / NGAMES : 1 ))}
+SPAN=${CORES_PER_GAME:-$(( CORES / NGAMES > 0 ? CORES / NGAMES : 1 ))}
+SPAN=$(( SPAN > CORES ? CORES : SPAN ))
 echo "== $(date -u +%FT%TZ) $(hostname): $CORES cores, $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)"
-echo "== games: $GAMES; $STEPS steps each, cap ${WALL_S}s, $THREADS ALE threads each"
+echo "== games: $GAMES; $STEPS steps each, cap ${WALL_S}s, $THREADS ALE threads on $SPAN cores each"
 
 source "$(dirname "$0")/device_setup.sh"
 
@@ -63,7 +67,9 @@ for game in $GAMES; do
   # games take the GPUs in turn (several share one: the CNN leaves most of an H200 idle)
   gpu=$(( GPUS > 0 ? i % GPUS : 0 )); i=$(( i + 1 ))
   # Each game on its own cores: the emulator threads of one game then never wait for another's.
-  cores="$first-$(( first + THREADS - 1 ))"; first=$(( first + THREADS ))
+  # (more games than fit side by side start again at core 0 and share)
+  if [ $(( first + SPAN )) -gt "$CORES" ]; then first=0; fi
+  cores="$first-$(( first + SPAN - 1 ))"; first=$(( first + SPAN ))
   mkdir -p /tmp/atari_runs
   if [ -n "${RESUME_FROM:-}" ] && ls "$RESUME_FROM/resume_$game.tar.part-"* > /dev/null 2>&1; then
     cat "$RESUME_FROM/resume_$game.tar.part-"* | tar -x -C /tmp/atari_runs || exit 1
