@@ -14,7 +14,9 @@
 #   THREADS  ALE emulator threads per game (default: cores / number of games, at least 1)
 #   CORES_PER_GAME  cores each game is pinned to (taskset; default: cores / number of games, at least 1),
 #            independent of THREADS: a layout of several env objects (EXTRA) spreads its threads over them
-#   BENCH    1 (default) also runs benchmarks/atari.py (about 1 minute, before the training); 0 skips it
+#   BENCH    1 (default) also runs, before the training, benchmarks/atari.py on 8 games per core (the registered
+#            layout's 128 on 16 cores) and thread_scaling.py on 1 and all threads, side by side (about 2
+#            minutes); 0 skips them
 #   RESULTS  where logs, metrics, results.md/csv and curves go (default /tmp/atari_results); the run folders
 #            with their checkpoints (tens of MB each) stay in /tmp/atari_runs, only metrics and config are copied
 #   PACK     a folder (on the device: $OUT) that gets the results as one results.tar.gz and each game's resume
@@ -33,7 +35,7 @@
 # On a machine with several GPUs the games take them in turn.
 # Each game trains with its registered config (puffer_envs_atari.plugin.TRAIN_CONFIG) on cuda, sticky actions
 # 0.25 (gymnasium v5), one torch thread per process. Total: WALL_S + about 150 s (install and kernel build
-# ~40 s, benchmark ~60-90 s, clean stop and table ~20 s), so the defaults fit one 10-minute device call.
+# ~40 s, benchmarks ~120 s, clean stop and table ~20 s), so the defaults fit one 10-minute device call.
 set -u
 export PYTHONUNBUFFERED=1
 OUTDIR=${RESULTS:-/tmp/atari_results}
@@ -41,6 +43,7 @@ GAMES=${GAMES:-"breakout pong beam_rider qbert space_invaders enduro seaquest"}
 STEPS=${STEPS:-10000000}
 WALL_S=${WALL_S:-400}
 mkdir -p "$OUTDIR/logs" "$OUTDIR/runs"
+OUTDIR=$(cd "$OUTDIR" && pwd)  # absolute: the benchmark below runs from another folder
 CORES=$(nproc)
 set -- $GAMES
 NGAMES=$#
@@ -53,9 +56,12 @@ echo "== games: $GAMES; $STEPS steps each, cap ${WALL_S}s, $THREADS ALE threads 
 source "$(dirname "$0")/device_setup.sh"
 
 if [ "${BENCH:-1}" = 1 ]; then
-  echo "== benchmark: default path vs puffer multiprocessing vs gymnasium AsyncVectorEnv"
-  timeout 240 $PY puffer-envs-atari/benchmarks/atari.py --seconds 6 --json "$OUTDIR/bench.json" \
-    2>&1 | tee "$OUTDIR/bench.txt"
+  echo "== benchmark: default path vs puffer multiprocessing vs gymnasium AsyncVectorEnv, 8 games a core"
+  timeout 240 $PY puffer-envs-atari/benchmarks/atari.py --seconds 6 --num-envs $(( 8 * CORES )) \
+    --json "$OUTDIR/bench.json" 2>&1 | tee "$OUTDIR/bench.txt"
+  echo "== emulator threads: 1 and $CORES, the same machine a minute later"
+  (cd puffer-envs-atari/benchmarks && timeout 120 $PY thread_scaling.py --seconds 3 --threads 1 "$CORES" \
+    --json "$OUTDIR/thread_scaling.json") 2>&1 | tee "$OUTDIR/thread_scaling.txt"
 fi
 
 rm -rf /tmp/atari_runs  # run names are the game ids: a previous call's folders would be resumed into
