@@ -7,6 +7,9 @@
 # As run on a 2-GPU machine (32 cores), 2026-11-30, two games a call, each call continuing the last's:
 #   BENCH=0 GAMES="breakout pong" THREADS=16 WALL_S=520 PACK=$OUT RESUME_FROM=.scratch/atari_resume \
 #     bash puffer-envs-atari/benchmarks/device_train.sh      # carry .whl and .scratch/atari_resume
+# Two games on a 1-GPU machine (16 cores): 8 cores and threads each (the default), or both on all 16 cores with
+# 16 threads each, so that one game's emulator uses the cores the other leaves while it learns:
+#   BENCH=0 GAMES="enduro seaquest" THREADS=16 CORES_PER_GAME=16 PACK=$OUT bash .../device_train.sh
 # Settings (environment variables):
 #   GAMES    ALE game ids, space-separated (default: breakout pong beam_rider qbert space_invaders enduro seaquest)
 #   STEPS    agent steps per game (default 10000000 = 40M frames)
