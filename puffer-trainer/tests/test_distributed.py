@@ -28,6 +28,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def native_threads() -> list[str] | None:
+    """Names of this process's OS threads (gloo's are native, invisible to ``threading``); None off Linux."""
+    tasks = "/proc/self/task"
+    if not os.path.isdir(tasks):
+        return None
+    names = []
+    for tid in os.listdir(tasks):
+        try:
+            with open(os.path.join(tasks, tid, "comm")) as f:
+                names.append(f.read().strip())
+        except OSError:  # the thread ended meanwhile
+            continue
+    return sorted(names)
+
+
 def rank_main(rank: int, port: int, run_dir: str, out_dir: str) -> None:
     """One rank, set up exactly as torchrun would (environment variables), then the one-call helper."""
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank),
@@ -37,7 +52,7 @@ def rank_main(rank: int, port: int, run_dir: str, out_dir: str) -> None:
     result = train(ENV_ID, total_timesteps=total, **kwargs)
     torch.save(
         {"policy": result.policy.state_dict(), "global_step": result.global_step, "epoch": result.epoch,
-         "run_folder": str(result.run_folder)},
+         "run_folder": str(result.run_folder), "threads_after": native_threads()},
         os.path.join(out_dir, f"rank{rank}.pt"),
     )  # fmt: skip
 
@@ -58,6 +73,17 @@ def test_ranks_end_with_identical_weights(ddp_run):
     for name in first:
         assert torch.equal(first[name], second[name]), name
     assert ranks[0]["epoch"] == ranks[1]["epoch"] >= 2
+
+
+def test_train_returns_with_the_process_group_gone(ddp_run):
+    """No gloo thread outlives train(): one left alive until interpreter shutdown aborts the process now and
+    then (it releases a tensor after Python is gone). torch.distributed.nn, imported by the first optimizer,
+    held the group in its functions' defaults when imported after init_process_group."""
+    _, ranks = ddp_run
+    for rank in ranks:
+        if rank["threads_after"] is None:
+            pytest.skip("no /proc/self/task here")
+        assert not [name for name in rank["threads_after"] if "gloo" in name], rank["threads_after"]
 
 
 def test_global_step_counts_every_rank(ddp_run, tmp_path):

@@ -90,6 +90,14 @@ def setup(device: str = "cpu", backend: str | None = None, timeout_s: float = 18
     kwargs: dict[str, Any] = {"backend": backend, "timeout": timedelta(seconds=timeout_s)}
     if backend == "nccl":
         kwargs["device_id"] = torch.device(rank_device)
+    # torch.distributed.nn's functions take `group=group.WORLD` as a default, evaluated when it is first
+    # imported, and building the first torch optimizer imports it (through torch._dynamo). Imported after
+    # init_process_group, those defaults keep the group alive past destroy_process_group (teardown), so its
+    # gloo worker threads outlive the interpreter's shutdown and one releasing a tensor then aborts the
+    # process (SIGABRT, "terminate called without an active exception", about 1 run in 40). Imported now,
+    # the defaults are None.
+    import torch.distributed.nn  # noqa: F401
+
     dist.init_process_group(**kwargs)
     return DistInfo(rank, world, local, True, True, rank_device)
 
