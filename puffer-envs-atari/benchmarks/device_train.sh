@@ -50,8 +50,9 @@ OUTDIR=$(cd "$OUTDIR" && pwd)  # absolute: the benchmark below runs from another
 CORES=$(nproc)
 set -- $GAMES
 NGAMES=$#
-THREADS=${THREADS:-$(( CORES / NGAMES > 0 ? CORES / NGAMES : 1 ))}
-SPAN=${CORES_PER_GAME:-$(( CORES / NGAMES > 0 ? CORES / NGAMES : 1 ))}
+SHARE=$(( CORES / NGAMES > 0 ? CORES / NGAMES : 1 ))  # each game's share of the cores
+THREADS=${THREADS:-$SHARE}
+SPAN=${CORES_PER_GAME:-$SHARE}
 SPAN=$(( SPAN > CORES ? CORES : SPAN ))
 echo "== $(date -u +%FT%TZ) $(hostname): $CORES cores, $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)"
 echo "== games: $GAMES; $STEPS steps each, cap ${WALL_S}s, $THREADS ALE threads on $SPAN cores each"
