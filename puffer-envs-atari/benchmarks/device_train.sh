@@ -25,6 +25,9 @@
 #   PACK     a folder (on the device: $OUT) that gets the results as one results.tar.gz and each game's resume
 #            folder as resume_<game>.tar.part-aa, -ab, ... (15 MiB pieces): a device call returns at most 8
 #            files of 16 MiB, at most two folders down, and a checkpoint with its Adam state is about 20 MB
+#   SEQUENTIAL  1: the games run one after another, each alone on all cores (THREADS and CORES_PER_GAME
+#            default to every core), sharing the one cap WALL_S: a game that finishes early leaves the rest of
+#            the call to the next (one device call instead of two); a game with under 60 s left is not started
 #   EXTRA    more trainer overrides for every game, e.g. EXTRA="--env.num-envs 32 --train.update-epochs 2"
 #   DEVICE   torch device (default cuda); SKIP_INSTALL=1 uses the current environment as it is (local test)
 #   RESUME_FROM  what an earlier call left: a folder of run folders (RESULTS/resume) or of PACK's
@@ -51,11 +54,12 @@ CORES=$(nproc)
 set -- $GAMES
 NGAMES=$#
 SHARE=$(( CORES / NGAMES > 0 ? CORES / NGAMES : 1 ))  # each game's share of the cores
+if [ "${SEQUENTIAL:-0}" = 1 ]; then SHARE=$CORES; fi  # one game at a time has them all
 THREADS=${THREADS:-$SHARE}
 SPAN=${CORES_PER_GAME:-$SHARE}
 SPAN=$(( SPAN > CORES ? CORES : SPAN ))
 echo "== $(date -u +%FT%TZ) $(hostname): $CORES cores, $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)"
-echo "== games: $GAMES; $STEPS steps each, cap ${WALL_S}s, $THREADS ALE threads on $SPAN cores each"
+echo "== games: $GAMES; $STEPS steps each, cap ${WALL_S}s$([ "${SEQUENTIAL:-0}" = 1 ] && echo " for all, one after another"), $THREADS ALE threads on $SPAN cores each"
 
 source "$(dirname "$0")/device_setup.sh"
 
@@ -92,11 +96,17 @@ for game in $GAMES; do
   else
     args="--env.num-threads $THREADS ${EXTRA:-}"
   fi
-  CUDA_VISIBLE_DEVICES=$gpu timeout --signal=INT --kill-after=90 "$WALL_S" taskset -c "$cores" \
+  cap=$WALL_S
+  if [ "${SEQUENTIAL:-0}" = 1 ]; then
+    cap=$(( WALL_S - ($(date +%s) - start) ))
+    if [ "$cap" -lt 60 ]; then echo "== $game not started: ${cap}s of the cap left"; continue; fi
+  fi
+  CUDA_VISIBLE_DEVICES=$gpu timeout --signal=INT --kill-after=90 "$cap" taskset -c "$cores" \
     $PY -m puffer_trainer train "atari/$game" \
     --train.device "${DEVICE:-cuda}" --train.total-timesteps "$STEPS" --train.torch-threads 1 \
     --run.run-dir /tmp/atari_runs --run.run-name "$game" --run.log plain --run.checkpoint-interval 100000 \
     $args >> "$OUTDIR/logs/$game.log" 2>&1 &
+  if [ "${SEQUENTIAL:-0}" = 1 ]; then wait; fi
 done
 wait
 echo "== training done in $(( $(date +%s) - start )) s wall clock"
@@ -109,7 +119,9 @@ for game in $GAMES; do
     cp /tmp/atari_runs/"$game"/metrics.jsonl /tmp/atari_runs/"$game"/config.toml "$OUTDIR/resume/$game/"
     cp "$latest" "$OUTDIR/resume/$game/checkpoints/"
   fi
-  echo "-- $game"; grep -E "Error|error|Traceback" "$OUTDIR/logs/$game.log" | head -3; tail -n 2 "$OUTDIR/logs/$game.log"
+  echo "-- $game"
+  if [ ! -f "$OUTDIR/logs/$game.log" ]; then echo "(not run in this call)"; continue; fi
+  grep -E "Error|error|Traceback" "$OUTDIR/logs/$game.log" | head -3; tail -n 2 "$OUTDIR/logs/$game.log"
 done
 $PY puffer-envs-atari/benchmarks/atari_results.py "$OUTDIR" --games $GAMES
 if [ -n "${PACK:-}" ]; then
