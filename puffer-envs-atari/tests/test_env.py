@@ -3,9 +3,9 @@
 import numpy as np
 import puffer_envs_atari
 import pytest
-from conftest import make, rollout
 
 import puffer_core
+from conftest import make, rollout
 
 
 def test_spaces_and_shapes(engine):

@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
-from conftest import make
 from puffer_envs_atari.preprocess import AreaResize, area_weights, push_frame
+
+from conftest import make
 
 
 def test_area_weights_average_exactly_the_covered_pixels():

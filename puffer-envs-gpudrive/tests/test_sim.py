@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import straight_scenario
 
+from conftest import straight_scenario
 from puffer_envs_gpudrive.env import DriveEnv
 from puffer_envs_gpudrive.sim import bicycle_step, box_overlaps, box_touches_segments
 
