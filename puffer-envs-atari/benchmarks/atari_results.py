@@ -6,9 +6,12 @@ are run folders of ``puffer train atari/<game>`` (``device_train.sh`` makes them
 where matplotlib is installed, ``OUTDIR/curve_<game>.png`` and ``OUTDIR/curves.png``. Run it again
 anywhere on a copied OUTDIR (``--from-csv``) to draw the PNGs from ``curves.csv`` alone.
 
-The final score is the mean of the logged episode scores over the last ``--tail`` log records (each record
-is the mean game score of the episodes that ended in one log interval, about 1 s), i.e. over the last 50-100
-games, depending on their length (the paper averages its last 100 episodes).
+The final score is the mean score of the last ``--episodes`` games (default 100, as the paper's last 100
+episodes): each log record (about 1 s) holds the mean score of the games that ended in it and, from trainers
+of 2026-12-01 on, how many they were (``episodes``), so the last records are averaged, weighted by their
+games, until they hold 100. Older metrics lack the count: their final score is the plain mean of the last
+``--tail`` records (50-100 games for most games, but a few hundred thousand steps of records for a game like
+Enduro, whose 128 games end almost together).
 """
 
 from __future__ import annotations
@@ -45,8 +48,12 @@ def read_records(path: Path) -> list[dict]:
     return records
 
 
-def curve_rows(game: str, records: list[dict]) -> list[tuple[str, int, float, float]]:
-    """(game, step, elapsed_s, score) of each record where some episode ended.
+Row = tuple  # (game, step, elapsed_s, score, episodes: int | None)
+
+
+def curve_rows(game: str, records: list[dict]) -> list[Row]:
+    """(game, step, elapsed_s, score, episodes) of each record where some episode ended (``episodes`` is
+    None where the trainer did not record it).
 
     Metrics files of trainers before 2026-11-30 repeated the last episode values in intervals where no game
     ended (all 128 games restart together after a resume, so no game ends for thousands of steps): a record
@@ -59,14 +66,30 @@ def curve_rows(game: str, records: list[dict]) -> list[tuple[str, int, float, fl
         if key not in r or episode == last:
             continue
         last = episode
-        rows.append((game, int(r["step"]), float(r.get("elapsed_s", math.nan)), float(r[key])))
+        episodes = int(r["episodes"]) if "episodes" in r else None
+        rows.append((game, int(r["step"]), float(r.get("elapsed_s", math.nan)), float(r[key]), episodes))
     return rows
 
 
-def summarize(game: str, rows: list[tuple[str, int, float, float]], records: list[dict], tail: int) -> dict:
-    last = records[-1] if records else {}
+def final_score(rows: list[Row], episodes: int, tail: int) -> float:
+    """Mean score of the last ``episodes`` games where the rows count them, else of the last ``tail`` rows."""
+    total, weighted = 0, 0.0
+    for row in reversed(rows):
+        if row[4] is None:
+            break
+        total, weighted = total + row[4], weighted + row[3] * row[4]
+        if total >= episodes:
+            return weighted / total
+    else:
+        if total:  # fewer games than asked for in the whole run: all of them
+            return weighted / total
     scores = [r[3] for r in rows[-tail:]]
-    final = sum(scores) / len(scores) if scores else math.nan
+    return sum(scores) / len(scores) if scores else math.nan
+
+
+def summarize(game: str, rows: list[Row], records: list[dict], episodes: int, tail: int) -> dict:
+    last = records[-1] if records else {}
+    final = final_score(rows, episodes, tail)
     steps = int(last.get("step", 0))
     elapsed = float(last.get("elapsed_s", math.nan))
     paper = PAPER.get(game, math.nan)
@@ -147,7 +170,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--games", nargs="+", default=DEFAULT_GAMES)
-    parser.add_argument("--tail", type=int, default=10, help="log records averaged for the final score")
+    parser.add_argument("--episodes", type=int, default=100, help="games averaged for the final score")
+    parser.add_argument(
+        "--tail", type=int, default=10, help="log records averaged instead, for metrics without game counts"
+    )
     parser.add_argument("--from-csv", action="store_true", help="plot OUTDIR/curves.csv only")
     args = parser.parse_args()
     rows_by_game: dict[str, list] = {g: [] for g in args.games}
@@ -155,9 +181,11 @@ def main() -> None:
         with open(args.outdir / "curves.csv") as f:
             for row in csv.DictReader(f):
                 if row["game"] in rows_by_game:
+                    count = row.get("episodes") or None  # blank, or no such column in older files
                     rows_by_game[row["game"]].append(
-                        (row["game"], int(row["step"]), float(row["elapsed_s"]), float(row["score"]))
-                    )
+                        (row["game"], int(row["step"]), float(row["elapsed_s"]), float(row["score"]),
+                         int(count) if count else None)
+                    )  # fmt: skip
         for path in plot(rows_by_game, args.outdir):
             print(f"wrote {path}")
         return
@@ -165,12 +193,12 @@ def main() -> None:
     for game in args.games:
         records = read_records(args.outdir / "runs" / game / "metrics.jsonl")
         rows_by_game[game] = curve_rows(game, records)
-        summaries.append(summarize(game, rows_by_game[game], records, args.tail))
+        summaries.append(summarize(game, rows_by_game[game], records, args.episodes, args.tail))
     with open(args.outdir / "curves.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["game", "step", "elapsed_s", "score"])
+        writer.writerow(["game", "step", "elapsed_s", "score", "episodes"])
         for rows in rows_by_game.values():
-            writer.writerows(rows)
+            writer.writerows([*row[:4], "" if row[4] is None else row[4]] for row in rows)
     text = table(summaries)
     (args.outdir / "results.md").write_text(text + "\n")
     print(text)

@@ -305,7 +305,8 @@ def test_metrics_record_episodes_only_from_intervals_where_some_ended(tmp_path, 
 
 
 def test_a_log_interval_averages_its_episodes_not_its_epochs(tmp_path, monkeypatch):
-    """Epochs end different numbers of episodes: the logged mean weights each epoch by its episodes."""
+    """Epochs end different numbers of episodes: the logged mean weights each epoch by its episodes, and the
+    record counts them."""
     from shell_helpers import BATCH, tiny_kwargs
 
     from puffer_trainer import Trainer, train
@@ -328,3 +329,5 @@ def test_a_log_interval_averages_its_episodes_not_its_epochs(tmp_path, monkeypat
     weighted = sum(v * c for v, c in later) / sum(c for _, c in later)
     assert records[-1]["episode/episode_length"] == pytest.approx(weighted)
     assert records[-1]["episode/episode_length"] != pytest.approx(sum(v for v, _ in later) / len(later))
+    # and the record says how many episodes its means average, for means over the last N episodes
+    assert records[-1]["episodes"] == sum(c for _, c in later)

@@ -26,7 +26,7 @@ from typing import IO, Any
 from . import distributed
 from .checkpoint import CheckpointError, check_compatible, find_latest, load_checkpoint, make_checkpoint
 from .checkpoint import save_checkpoint as _write_checkpoint
-from .logging import Sink, Snapshot, make_console_logger
+from .logging import Sink, Snapshot, make_console_logger, pick_score
 from .run_folder import RunFolder, default_run_name
 from .signals import GracefulStop
 
@@ -424,8 +424,6 @@ class _Loop:
         return f"{text}; target {target:g} first reached at step {step:,} after {duration(seconds)}"
 
     def _check_target(self, elapsed: float) -> None:
-        from .logging import pick_score
-
         score = pick_score(self.episode)
         if score is None:
             return
@@ -450,8 +448,12 @@ class _Loop:
 
     def _log(self, now: float, elapsed: float) -> None:
         fresh = bool(self._episode_counts)
+        episodes = 0
         if fresh:  # else the consoles keep showing the last values (the metrics file leaves them out)
             self.episode = {k: self._episode_sums[k] / n for k, n in self._episode_counts.items()}
+            # the score's count: other stats may come from only some of the episodes (an env's optional info)
+            counted = pick_score(self._episode_counts)
+            episodes = round(counted[1] if counted else max(self._episode_counts.values()))
             self._episode_sums.clear()
             self._episode_counts.clear()
             self._check_target(elapsed)
@@ -471,6 +473,7 @@ class _Loop:
             episode=dict(self.episode),
             losses=dict(self.losses),
             episode_fresh=fresh,
+            episodes=episodes,
         )
         for sink in self.sinks:
             sink.log(snapshot)

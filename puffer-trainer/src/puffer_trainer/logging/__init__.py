@@ -44,6 +44,10 @@ class Snapshot:
     #: showing the last values, but stored records (:meth:`flat`) leave them out: a repeated value would read
     #: as a new measurement in curves and in means over the last records.
     episode_fresh: bool = True
+    #: How many episodes the ``episode`` means average: those that ended in this log interval in this
+    #: process (under torchrun, rank 0's). Lets a reader average over the last N episodes, not the last
+    #: N records, when episodes end unevenly (all of a batch of long games end together, say).
+    episodes: int = 0
 
     @property
     def learning_rate(self) -> float | None:
@@ -68,7 +72,8 @@ class Snapshot:
         return split
 
     def flat(self) -> dict[str, float | int | str]:
-        """One metrics record: ``step``, ``epoch``, ``sps``, ``episode/*``, ``loss/*``, ``time/*`` keys."""
+        """One metrics record: ``step``, ``epoch``, ``sps``, ``episodes``, ``episode/*``, ``loss/*`` and
+        ``time/*`` keys (``episodes`` and ``episode/*`` only where an episode ended in the interval)."""
         record: dict[str, float | int | str] = {
             "step": int(self.global_step),
             "epoch": int(self.epoch),
@@ -76,6 +81,8 @@ class Snapshot:
             "sps": round(float(self.sps), 1),
         }
         if self.episode_fresh:
+            if self.episodes:
+                record["episodes"] = int(self.episodes)
             record.update({f"episode/{k}": float(v) for k, v in self.episode.items()})
         record.update({f"loss/{k}": float(v) for k, v in self.losses.items()})
         record.update({f"time/{k}": round(float(v), 4) for k, v in self.timings.items()})
