@@ -21,6 +21,7 @@ import csv
 import json
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 #: PPO (Schulman et al. 2017, table 6): mean score of the last 100 training episodes at 40M frames, no
 #: sticky actions (v4-style deterministic ALE with up to 30 no-ops).
@@ -48,12 +49,18 @@ def read_records(path: Path) -> list[dict]:
     return records
 
 
-Row = tuple  # (game, step, elapsed_s, score, episodes: int | None)
+class CurveRow(NamedTuple):
+    """One point of a learning curve: a log record where some game ended."""
+
+    game: str
+    step: int
+    elapsed_s: float
+    score: float
+    episodes: int | None  # how many games ``score`` averages; None where the trainer did not record it
 
 
-def curve_rows(game: str, records: list[dict]) -> list[Row]:
-    """(game, step, elapsed_s, score, episodes) of each record where some episode ended (``episodes`` is
-    None where the trainer did not record it).
+def curve_rows(game: str, records: list[dict]) -> list[CurveRow]:
+    """The curve's points: each record where some episode ended.
 
     Metrics files of trainers before 2026-11-30 repeated the last episode values in intervals where no game
     ended (all 128 games restart together after a resume, so no game ends for thousands of steps): a record
@@ -67,27 +74,28 @@ def curve_rows(game: str, records: list[dict]) -> list[Row]:
             continue
         last = episode
         episodes = int(r["episodes"]) if "episodes" in r else None
-        rows.append((game, int(r["step"]), float(r.get("elapsed_s", math.nan)), float(r[key]), episodes))
+        elapsed = float(r.get("elapsed_s", math.nan))
+        rows.append(CurveRow(game, int(r["step"]), elapsed, float(r[key]), episodes))
     return rows
 
 
-def final_score(rows: list[Row], episodes: int, tail: int) -> float:
+def final_score(rows: list[CurveRow], episodes: int, tail: int) -> float:
     """Mean score of the last ``episodes`` games where the rows count them, else of the last ``tail`` rows."""
     total, weighted = 0, 0.0
     for row in reversed(rows):
-        if row[4] is None:
+        if row.episodes is None:
             break
-        total, weighted = total + row[4], weighted + row[3] * row[4]
+        total, weighted = total + row.episodes, weighted + row.score * row.episodes
         if total >= episodes:
             return weighted / total
     else:
         if total:  # fewer games than asked for in the whole run: all of them
             return weighted / total
-    scores = [r[3] for r in rows[-tail:]]
+    scores = [r.score for r in rows[-tail:]]
     return sum(scores) / len(scores) if scores else math.nan
 
 
-def summarize(game: str, rows: list[Row], records: list[dict], episodes: int, tail: int) -> dict:
+def summarize(game: str, rows: list[CurveRow], records: list[dict], episodes: int, tail: int) -> dict:
     last = records[-1] if records else {}
     final = final_score(rows, episodes, tail)
     steps = int(last.get("step", 0))
@@ -123,8 +131,8 @@ def plot(rows_by_game: dict[str, list], outdir: Path) -> list[Path]:
     for ax in axes.flat[len(games):]:
         ax.axis("off")
     for ax, game in zip(axes.flat, games):
-        steps = [r[1] / 1e6 for r in rows_by_game[game]]
-        scores = [r[3] for r in rows_by_game[game]]
+        steps = [r.step / 1e6 for r in rows_by_game[game]]
+        scores = [r.score for r in rows_by_game[game]]
         ax.plot(steps, scores, lw=1)
         if game in PAPER:
             ax.axhline(PAPER[game], color="gray", ls="--", lw=1)
@@ -183,8 +191,8 @@ def main() -> None:
                 if row["game"] in rows_by_game:
                     count = row.get("episodes") or None  # blank, or no such column in older files
                     rows_by_game[row["game"]].append(
-                        (row["game"], int(row["step"]), float(row["elapsed_s"]), float(row["score"]),
-                         int(count) if count else None)
+                        CurveRow(row["game"], int(row["step"]), float(row["elapsed_s"]), float(row["score"]),
+                                 int(count) if count else None)
                     )  # fmt: skip
         for path in plot(rows_by_game, args.outdir):
             print(f"wrote {path}")
@@ -196,9 +204,9 @@ def main() -> None:
         summaries.append(summarize(game, rows_by_game[game], records, args.episodes, args.tail))
     with open(args.outdir / "curves.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["game", "step", "elapsed_s", "score", "episodes"])
+        writer.writerow(CurveRow._fields)
         for rows in rows_by_game.values():
-            writer.writerows([*row[:4], "" if row[4] is None else row[4]] for row in rows)
+            writer.writerows(r._replace(episodes="" if r.episodes is None else r.episodes) for r in rows)
     text = table(summaries)
     (args.outdir / "results.md").write_text(text + "\n")
     print(text)

@@ -53,13 +53,14 @@ OUTDIR=$(cd "$OUTDIR" && pwd)  # absolute: the benchmark below runs from another
 CORES=$(nproc)
 set -- $GAMES
 NGAMES=$#
+SEQUENTIAL=${SEQUENTIAL:-0}
 SHARE=$(( CORES / NGAMES > 0 ? CORES / NGAMES : 1 ))  # each game's share of the cores
-if [ "${SEQUENTIAL:-0}" = 1 ]; then SHARE=$CORES; fi  # one game at a time has them all
+if [ "$SEQUENTIAL" = 1 ]; then SHARE=$CORES; fi  # one game at a time has them all
 THREADS=${THREADS:-$SHARE}
 SPAN=${CORES_PER_GAME:-$SHARE}
 SPAN=$(( SPAN > CORES ? CORES : SPAN ))
 echo "== $(date -u +%FT%TZ) $(hostname): $CORES cores, $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)"
-echo "== games: $GAMES; $STEPS steps each, cap ${WALL_S}s$([ "${SEQUENTIAL:-0}" = 1 ] && echo " for all, one after another"), $THREADS ALE threads on $SPAN cores each"
+echo "== games: $GAMES; $STEPS steps each, cap ${WALL_S}s$([ "$SEQUENTIAL" = 1 ] && echo " for all, one after another"), $THREADS ALE threads on $SPAN cores each"
 
 source "$(dirname "$0")/device_setup.sh"
 
@@ -97,7 +98,7 @@ for game in $GAMES; do
     args="--env.num-threads $THREADS ${EXTRA:-}"
   fi
   cap=$WALL_S
-  if [ "${SEQUENTIAL:-0}" = 1 ]; then
+  if [ "$SEQUENTIAL" = 1 ]; then
     cap=$(( WALL_S - ($(date +%s) - start) ))
     if [ "$cap" -lt 60 ]; then echo "== $game not started: ${cap}s of the cap left"; continue; fi
   fi
@@ -106,7 +107,7 @@ for game in $GAMES; do
     --train.device "${DEVICE:-cuda}" --train.total-timesteps "$STEPS" --train.torch-threads 1 \
     --run.run-dir /tmp/atari_runs --run.run-name "$game" --run.log plain --run.checkpoint-interval 100000 \
     $args >> "$OUTDIR/logs/$game.log" 2>&1 &
-  if [ "${SEQUENTIAL:-0}" = 1 ]; then wait; fi
+  if [ "$SEQUENTIAL" = 1 ]; then wait; fi
 done
 wait
 echo "== training done in $(( $(date +%s) - start )) s wall clock"

@@ -25,8 +25,12 @@ def write_metrics(folder: Path, records: list[dict]) -> None:
 
 
 def test_final_score_weights_the_last_records_by_their_games(results):
-    # (game, step, elapsed_s, score, games): 128 long games ending together, then a few short ones
-    rows = [("enduro", 1, 1.0, 100.0, 128), ("enduro", 2, 2.0, 500.0, 60), ("enduro", 3, 3.0, 200.0, 50)]
+    # 128 long games ending together, then a few short ones
+    rows = [
+        results.CurveRow("enduro", 1, 1.0, 100.0, 128),
+        results.CurveRow("enduro", 2, 2.0, 500.0, 60),
+        results.CurveRow("enduro", 3, 3.0, 200.0, 50),
+    ]
     # the last 100 games: 50 at 200 and 60 at 500 (the record that crosses 100 counts whole)
     assert results.final_score(rows, episodes=100, tail=10) == pytest.approx((50 * 200 + 60 * 500) / 110)
     # fewer games than asked for in the whole run: all of them
@@ -36,7 +40,7 @@ def test_final_score_weights_the_last_records_by_their_games(results):
 
 
 def test_final_score_without_game_counts_is_the_mean_of_the_last_records(results):
-    rows = [("pong", s, float(s), float(s), None) for s in range(1, 21)]
+    rows = [results.CurveRow("pong", s, float(s), float(s), None) for s in range(1, 21)]
     assert results.final_score(rows, episodes=100, tail=10) == pytest.approx(sum(range(11, 21)) / 10)
     assert math.isnan(results.final_score([], episodes=100, tail=10))
 
